@@ -1,0 +1,115 @@
+// mailvault: dispatches to the subcommand registered under the longest matching name and turns
+// mv::failure into a one-line message and a distinct exit code (see cli.hpp).
+#include <boost/program_options/errors.hpp>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace mv::cli {
+
+std::vector<command>& registry() {
+    static std::vector<command> r;
+    return r;
+}
+
+int exit_code_for(mv::errc c) {
+    switch (c) {
+    case errc::ok: return exit_ok;
+    case errc::config: return exit_config;
+    case errc::usage: return exit_usage;
+    case errc::auth: return exit_auth;
+    case errc::network:
+    case errc::timeout:
+    case errc::closed:
+    case errc::cancelled: return exit_network;
+    case errc::tls_certificate:
+    case errc::tls_hostname:
+    case errc::tls_handshake: return exit_tls;
+    case errc::protocol:
+    case errc::limit:
+    case errc::server_no:
+    case errc::server_bad:
+    case errc::unsupported: return exit_protocol;
+    case errc::archive:
+    case errc::io: return exit_archive;
+    case errc::archive_corrupt: return exit_verify_failed;
+    case errc::internal: return exit_internal;
+    }
+    return exit_internal;
+}
+
+}  // namespace mv::cli
+
+namespace {
+
+void usage(std::ostream& out) {
+    out << "mailvault " MAILVAULT_VERSION " - mailbox sync and archival engine\n\n"
+           "Usage: mailvault COMMAND [OPTIONS]   (mailvault COMMAND --help for its options)\n\n"
+           "Commands:\n";
+    for (const auto& c : mv::cli::registry()) {
+        std::string name = c.name;
+        name.resize(std::max<std::size_t>(name.size(), 20), ' ');
+        out << "  " << name << "  " << c.summary << "\n";
+    }
+    out << "\nExit codes: 0 ok, 1 partial failure, 2 usage, 3 config, 4 authentication,\n"
+           "            5 network, 6 TLS, 7 protocol/server, 8 archive, 9 verification failed,\n"
+           "            70 internal error.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        usage(args.empty() ? std::cerr : std::cout);
+        return args.empty() ? mv::cli::exit_usage : mv::cli::exit_ok;
+    }
+    if (args[0] == "--version") {
+        std::cout << "mailvault " MAILVAULT_VERSION "\n";
+        return 0;
+    }
+    const mv::cli::command* best = nullptr;
+    std::size_t best_words = 0;
+    for (const auto& c : mv::cli::registry()) {
+        // Split the command name into words and compare with the leading arguments.
+        std::vector<std::string> words;
+        std::size_t start = 0;
+        while (start <= c.name.size()) {
+            auto sp = c.name.find(' ', start);
+            if (sp == std::string::npos) sp = c.name.size();
+            words.push_back(c.name.substr(start, sp - start));
+            start = sp + 1;
+        }
+        if (words.size() > args.size() || words.size() <= best_words) continue;
+        bool match = true;
+        for (std::size_t i = 0; i < words.size(); ++i) match = match && words[i] == args[i];
+        if (match) {
+            best = &c;
+            best_words = words.size();
+        }
+    }
+    if (!best) {
+        std::cerr << "mailvault: unknown command '" << args[0]
+                  << "'; run `mailvault --help` for the list\n";
+        return mv::cli::exit_usage;
+    }
+    std::vector<std::string> rest(args.begin() + static_cast<long>(best_words), args.end());
+    try {
+        return best->run(rest);
+    } catch (const boost::program_options::error& e) {
+        std::cerr << "mailvault " << best->name << ": " << e.what() << "; see `mailvault "
+                  << best->name << " --help`\n";
+        return mv::cli::exit_usage;
+    } catch (const mv::failure& f) {
+        std::cerr << "mailvault: " << f.err.message << "\n";
+        return mv::cli::exit_code_for(f.err.code);
+    } catch (const std::exception& e) {
+        std::cerr << "mailvault: internal error: " << e.what()
+                  << " (please report this with the command you ran)\n";
+        return mv::cli::exit_internal;
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs the whole test suite:
+#   1. an ASan+UBSan build of everything, all unit and integration tests (real Dovecot) via CTest;
+#   2. a clang libFuzzer build of the parser fuzz targets, each run for MV_FUZZ_SECONDS (60).
+# Exits non-zero on any failure. .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=${MV_JOBS:-$(nproc)}
+
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/install-deps.sh
+else
+  sudo bash scripts/install-deps.sh
+fi
+
+echo "== build: ASan+UBSan (build/asan)"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMAILVAULT_SANITIZE=ON >/dev/null
+cmake --build build/asan -j "$jobs"
+
+echo "== tests: unit + integration"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+set +e
+(cd build/asan && ctest --output-on-failure -j "$jobs" --timeout 600) 2>&1 | tee build/ctest.log
+ctest_rc=${PIPESTATUS[0]}
+set -e
+
+fuzz_failed=0
+fuzz_run=0
+if [ -f tests/fuzz/CMakeLists.txt ] && command -v clang++ >/dev/null; then
+  echo "== build: libFuzzer targets (build/fuzz)"
+  CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMAILVAULT_FUZZ=ON >/dev/null
+  cmake --build build/fuzz -j "$jobs"
+  secs=${MV_FUZZ_SECONDS:-60}
+  for fz in build/fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$fz" ] || continue
+    name=$(basename "$fz")
+    corpus="build/fuzz/corpus/$name"
+    mkdir -p "$corpus"
+    seeds="build/fuzz/tests/fuzz/seeds/$name"
+    echo "== fuzz: $name for ${secs}s"
+    fuzz_run=$((fuzz_run + 1))
+    if ! "$fz" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=0 \
+        -artifact_prefix="build/fuzz/$name-" "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) \
+        > "build/fuzz/$name.log" 2>&1; then
+      echo "FUZZ FAILURE in $name; see build/fuzz/$name.log:"
+      tail -40 "build/fuzz/$name.log"
+      fuzz_failed=$((fuzz_failed + 1))
+    fi
+  done
+fi
+
+echo "== summary"
+line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" build/ctest.log | tail -1 || true)
+total=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+failed=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/')
+[ -n "$total" ] || { total=0; failed=1; }
+[ "$ctest_rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "ctest: $line (exit $ctest_rc); fuzz targets: $fuzz_run run, $fuzz_failed failed"
+echo "total: $((total - failed + fuzz_run - fuzz_failed)) passed, $((failed + fuzz_failed)) failed"
+[ "$ctest_rc" -eq 0 ] && [ "$fuzz_failed" -eq 0 ]

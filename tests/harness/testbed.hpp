@@ -1,0 +1,95 @@
+// The Dovecot test bed, as a C++ RAII fixture over scripts/testbed.py.
+//
+// Flow: construct -> a private Dovecot runs on free loopback ports with its own throwaway CA;
+// the helpers put it in the states tests need (add, flags, expunge, new UIDVALIDITY, restart with
+// capabilities removed); the destructor always stops it (also when a test fails), so no process
+// is left behind.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mv::test {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction unless MV_KEEP_TMP is set.
+class temp_dir {
+public:
+    explicit temp_dir(const std::string& prefix = "mailvault-test");
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::string& p) const { return path_ / p; }
+
+private:
+    std::filesystem::path path_;
+};
+
+struct testbed_user {
+    std::string name;
+    std::string password;
+    std::string seed_dir;  // optional: files below become messages (see scripts/testbed.py)
+};
+
+struct testbed_options {
+    std::vector<testbed_user> users{{"alice", "alice-secret", ""}};
+    bool compress = true;
+    std::vector<std::string> disabled_caps;
+};
+
+class testbed {
+public:
+    explicit testbed(testbed_options opts = {});
+    ~testbed();
+    testbed(const testbed&) = delete;
+    testbed& operator=(const testbed&) = delete;
+
+    std::uint16_t imap_port() const { return ports_.at("imap"); }
+    std::uint16_t imaps_port() const { return ports_.at("imaps"); }
+    std::uint16_t pop3_port() const { return ports_.at("pop3"); }
+    std::uint16_t pop3s_port() const { return ports_.at("pop3s"); }
+    std::string ca_file() const { return (dir_.path() / "tls/ca.crt").string(); }
+    std::string other_ca_file() const { return (dir_.path() / "tls/other-ca.crt").string(); }
+    std::string wrongname_cert() const { return (dir_.path() / "tls/wrongname.crt").string(); }
+    std::filesystem::path maildir(const std::string& user) const;
+    // The directory of one folder in the user's Maildir ("INBOX", "Archive/2024", ...).
+    std::filesystem::path folder_dir(const std::string& user, const std::string& folder) const;
+    const std::filesystem::path& dir() const { return dir_.path(); }
+
+    // Every message file of a folder (cur/ and new/), keyed by Dovecot UID.
+    std::map<std::uint32_t, std::string> messages(const std::string& user,
+                                                  const std::string& folder) const;
+
+    std::uint32_t add(const std::string& user, const std::string& folder,
+                      const std::string& file, const std::string& flags = "");
+    void flags(const std::string& user, const std::string& folder, std::uint32_t uid,
+               const std::string& op, const std::vector<std::string>& flags);
+    void expunge(const std::string& user, const std::string& folder,
+                 const std::vector<std::uint32_t>& uids);
+    void set_uidvalidity(const std::string& user, const std::string& folder, std::uint32_t v);
+    void mkdir(const std::string& user, const std::string& folder);
+    void restart(const std::vector<std::string>& disabled_caps, bool compress = true);
+
+private:
+    std::string run_script(const std::vector<std::string>& args) const;
+    void read_ports(const std::string& json);
+
+    temp_dir dir_;
+    std::map<std::string, std::uint16_t> ports_;
+};
+
+// Runs a command (argv, no shell), returns exit status and captures stdout+stderr.
+struct run_result {
+    int status = -1;
+    std::string output;
+};
+run_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "",
+                       const std::map<std::string, std::string>& env = {});
+
+std::string read_file(const std::filesystem::path& p);
+void write_file(const std::filesystem::path& p, const std::string& data);
+
+}  // namespace mv::test
