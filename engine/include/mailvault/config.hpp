@@ -1,0 +1,128 @@
+// The configuration file (TOML): global settings plus one [[account]] table per mail account.
+//
+// Loading validates everything that can be validated without touching the network or running a
+// program: types, enums, ranges, unknown keys (typos), duplicate account names, TLS policy, the
+// existence of ca_file. Every error is one line naming the file, the line:column, the key
+// (e.g. `account[1].tls`), what is wrong and what to do. Passwords are never loaded here: the
+// account only says where the password comes from; resolve_password() fetches it on demand.
+// See docs/configuration.md for every key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailvault/error.hpp"
+
+namespace mv::config {
+
+enum class protocol { imap, pop3 };
+enum class tls_mode { implicit, starttls, plain };
+enum class auth_mech { automatic, plain, login, xoauth2, oauthbearer, apop, user };
+enum class password_kind { command, file, env };
+enum class pop3_delete { keep, after_archive, older_than };
+enum class compress_mode { automatic, always, never };
+enum class log_level { trace, debug, info, warn, error, off };
+
+// Config-file spelling of each enum value ("imap", "starttls", "auto", "after_archive", ...).
+const char* to_string(protocol v) noexcept;
+const char* to_string(tls_mode v) noexcept;
+const char* to_string(auth_mech v) noexcept;
+const char* to_string(password_kind v) noexcept;  // "password_command", "password_file", ...
+const char* to_string(pop3_delete v) noexcept;
+const char* to_string(compress_mode v) noexcept;
+const char* to_string(log_level v) noexcept;
+
+inline constexpr std::uint64_t default_max_message_bytes = 256ull * 1024 * 1024;
+
+struct password_source {
+    password_kind kind = password_kind::env;
+    // password_command: the shell command line; password_file: the expanded absolute path;
+    // password_env: the variable name. Never the password itself.
+    std::string value;
+    // "FILE:LINE:COL: account[N].password_file", the start of messages about this source.
+    std::string origin;
+};
+
+struct account {
+    std::string name;
+    mv::config::protocol protocol = protocol::imap;
+    std::string host;
+    std::uint16_t port = 993;  // defaulted from protocol + tls when absent
+    tls_mode tls = tls_mode::implicit;
+    std::string user;
+    auth_mech auth = auth_mech::automatic;
+    password_source password;
+
+    // IMAP folder selection (see folder_selected()).
+    std::vector<std::string> folders{"*"};
+    std::vector<std::string> exclude;
+    int connections = 2;  // IMAP 1..16 (default 2); POP3 always 1
+
+    std::filesystem::path ca_file;  // empty: system trust store
+    std::string fingerprint;        // empty or 64 lowercase hex chars (SHA-256 of the certificate)
+    bool tls_insecure_skip_verify = false;
+    bool allow_plaintext = false;
+    std::chrono::seconds timeout{60};
+    std::uint64_t max_message_bytes = default_max_message_bytes;
+
+    // POP3 only.
+    pop3_delete delete_policy = pop3_delete::keep;
+    std::chrono::seconds delete_older_than{0};  // > 0 iff delete_policy == older_than
+    bool allow_delete_without_uidl = false;
+
+    // IMAP only.
+    compress_mode compress = compress_mode::never;
+    bool enable_qresync = true;
+};
+
+struct config {
+    std::filesystem::path source;   // the file it was loaded from
+    std::filesystem::path archive;  // expanded, absolute
+    int parallel_accounts = 4;
+    int zstd_level = 3;
+    mv::config::log_level log_level = log_level::info;
+    std::vector<account> accounts;
+
+    // nullptr when no account has that name.
+    const account* find(std::string_view account_name) const noexcept;
+};
+
+// $XDG_CONFIG_HOME/mailvault/config.toml, or ~/.config/mailvault/config.toml.
+std::filesystem::path default_config_path();
+// $XDG_DATA_HOME/mailvault/archive.sqlite, or ~/.local/share/mailvault/archive.sqlite.
+std::filesystem::path default_archive_path();
+
+// Reads and validates a config file. Throws mv::failure{errc::config, one-line message}.
+config load(const std::filesystem::path& path);
+// The same, as a value: on failure returns the error and leaves `out` unspecified.
+mv::error try_load(const std::filesystem::path& path, config& out);
+// Parses TOML text; `source` names it in messages and anchors relative paths (its directory).
+config parse(std::string_view toml_text, const std::filesystem::path& source);
+
+// Runs password_command (/bin/sh -c, first line of stdout), reads password_file (first line; the
+// file must not be group/world accessible) or reads password_env. Throws
+// mv::failure{errc::config, message naming the account, never containing the password}.
+std::string resolve_password(const account& acct);
+
+// What `config check` verifies without obtaining the password: password_file exists, is readable
+// and has a safe mode; password_env is set and non-empty; password_command's program exists and
+// is executable (looked up in $PATH). Returns an ok error when all is well.
+mv::error check_password_source(const account& acct);
+
+// One line for `config check`: name, protocol, host:port, tls, user, auth, password source kind.
+std::string describe(const account& acct);
+
+// True when the folder is archived: it matches an include pattern and no exclude pattern (exclude
+// wins). `*` matches any characters including the hierarchy delimiter, `%` any characters except
+// the delimiter (as in IMAP LIST). A pattern without wildcards matches the folder and all its
+// descendants ("Trash" also matches "Trash/sub"). INBOX is matched case-insensitively.
+// `delimiter` is the server's hierarchy delimiter, '\0' for a flat namespace.
+bool folder_selected(const account& acct, std::string_view utf8_name, char delimiter);
+// A single pattern, same rules.
+bool folder_pattern_matches(std::string_view pattern, std::string_view utf8_name, char delimiter);
+
+}  // namespace mv::config
