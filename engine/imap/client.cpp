@@ -1,0 +1,473 @@
+#include "imap/client.hpp"
+
+#include <openssl/evp.h>
+
+#include <map>
+
+namespace mv::imap {
+
+namespace {
+
+std::string base64(std::string_view in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(in.data()),
+                            static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+std::string flag_list(const std::vector<std::string>& flags) {
+    std::string s = "(";
+    for (auto& f : flags) {
+        if (s.size() > 1) s += ' ';
+        s += f;
+    }
+    return s + ")";
+}
+
+mv::error unsupported(std::string_view what) {
+    return mv::error(mv::errc::unsupported, "IMAP: server does not support " + std::string(what));
+}
+
+}  // namespace
+
+mv::error client::run(op_base& op) {
+    return t_.run(op);
+}
+
+command_op::command client::make(std::string_view name, command_builder& b,
+                                 const std::string& tag) {
+    return command_op::command{tag, std::string(name), b.finish()};
+}
+
+mv::error client::simple(std::string_view name, std::string_view args) {
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, name);
+    if (!args.empty()) b.arg(args);
+    command_op op(s_, {make(name, b, tag)});
+    return run(op);
+}
+
+mv::error client::greeting() {
+    greeting_op op(s_);
+    return run(op);
+}
+
+mv::error client::capability() {
+    return simple("CAPABILITY", "");
+}
+
+mv::error client::starttls() {
+    if (!s_.caps.has("STARTTLS")) return unsupported("STARTTLS");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "STARTTLS");
+    command_op op(s_, {make("STARTTLS", b, tag)});
+    op.upgrade = action_kind::tls_handshake;
+    if (auto e = run(op)) return e;
+    s_.caps = {};  // capabilities before TLS are not to be trusted (RFC 3501 6.2.1)
+    return capability();
+}
+
+mv::error client::compress() {
+    if (!s_.caps.has("COMPRESS=DEFLATE")) return unsupported("COMPRESS=DEFLATE");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "COMPRESS");
+    b.arg("DEFLATE");
+    command_op op(s_, {make("COMPRESS", b, tag)});
+    op.upgrade = action_kind::start_deflate;
+    return run(op);
+}
+
+mv::error client::login(std::string_view user, std::string_view password) {
+    if (s_.caps.has("LOGINDISABLED"))
+        return unsupported("LOGIN on this connection (LOGINDISABLED: use TLS)");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "LOGIN");
+    b.astring(user).astring(password);
+    command_op op(s_, {make("LOGIN", b, tag)});
+    op.no_code = mv::errc::auth;
+    if (auto e = run(op)) return e;
+    s_.authenticated = true;
+    if (s_.caps.empty()) return capability();
+    return {};
+}
+
+mv::error client::authenticate(sasl_mech mech, std::string_view user, std::string_view secret) {
+    const char* name = mech == sasl_mech::plain     ? "PLAIN"
+                       : mech == sasl_mech::login   ? "LOGIN"
+                       : mech == sasl_mech::xoauth2 ? "XOAUTH2"
+                                                    : "OAUTHBEARER";
+    if (!s_.caps.has_auth(name)) return unsupported(std::string("AUTH=") + name);
+    std::string ir;
+    switch (mech) {
+        case sasl_mech::plain:
+            ir = base64(std::string(1, '\0') + std::string(user) + '\0' + std::string(secret));
+            break;
+        case sasl_mech::xoauth2:
+            ir = base64("user=" + std::string(user) + "\x01" + "auth=Bearer " +
+                        std::string(secret) + "\x01\x01");
+            break;
+        case sasl_mech::oauthbearer:
+            ir = base64("n,a=" + std::string(user) + ",\x01" + "auth=Bearer " +
+                        std::string(secret) + "\x01\x01");
+            break;
+        case sasl_mech::login: break;
+    }
+    bool use_ir = !ir.empty() && s_.caps.has("SASL-IR");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "AUTHENTICATE");
+    b.arg(name);
+    if (use_ir) b.arg(ir);
+    command_op op(s_, {make("AUTHENTICATE", b, tag)});
+    op.no_code = mv::errc::auth;
+    int step = 0;
+    std::string u(user), p(secret);
+    op.on_cont = [&](const response&) -> std::optional<std::string> {
+        int n = step++;
+        if (mech == sasl_mech::login) {
+            if (n == 0) return base64(u) + "\r\n";
+            if (n == 1) return base64(p) + "\r\n";
+            return std::nullopt;
+        }
+        if (n == 0 && !use_ir) return ir + "\r\n";
+        // A challenge after the response carries the error (XOAUTH2/OAUTHBEARER JSON): answer
+        // with an empty response (RFC 7628: a single 0x01) to get the tagged NO.
+        if (n <= 1) return mech == sasl_mech::oauthbearer ? "AQ==\r\n" : "\r\n";
+        return std::nullopt;
+    };
+    auto e = run(op);
+    std::fill(p.begin(), p.end(), '\0');
+    if (e) return e;
+    s_.authenticated = true;
+    if (s_.caps.empty()) return capability();
+    return {};
+}
+
+mv::error client::enable(const std::vector<std::string>& extensions) {
+    if (!s_.caps.has("ENABLE")) return {};
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "ENABLE");
+    int n = 0;
+    for (auto& x : extensions) {
+        if (!s_.caps.has(x)) continue;
+        b.arg(x);
+        ++n;
+    }
+    if (n == 0) return {};
+    command_op op(s_, {make("ENABLE", b, tag)});
+    return run(op);
+}
+
+mv::error client::id(const std::vector<std::pair<std::string, std::string>>& fields,
+                     std::vector<std::pair<std::string, std::string>>* server) {
+    if (!s_.caps.has("ID")) return unsupported("ID");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "ID");
+    if (fields.empty()) {
+        b.arg("NIL");
+    } else {
+        b.arg("(");
+        bool first = true;
+        for (auto& [k, v] : fields) {
+            if (first) {
+                b.append("\"");
+                b.append(k);
+                b.append("\"");
+                first = false;
+            } else {
+                b.string(k);
+            }
+            b.string(v);
+        }
+        b.append(")");
+    }
+    command_op op(s_, {make("ID", b, tag)});
+    op.on_untagged = [&](const response& r) {
+        if (!r.is_data("ID")) return false;
+        if (server) *server = parse_id(r);
+        return true;
+    };
+    return run(op);
+}
+
+mv::error client::list(const list_request& req, std::vector<list_entry>& out) {
+    out.clear();
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "LIST");
+    b.string(req.reference);
+    b.string(encode_mailbox_name(req.pattern, s_.utf8));
+    std::vector<std::string> ret;
+    bool ext = s_.caps.has("LIST-EXTENDED") || s_.caps.has("LIST-STATUS");
+    if (req.special_use && s_.caps.has("SPECIAL-USE") && ext) ret.push_back("SPECIAL-USE");
+    if (req.status && s_.caps.has("LIST-STATUS"))
+        ret.push_back(s_.caps.has("CONDSTORE")
+                          ? "STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+                          : "STATUS (MESSAGES UIDNEXT UIDVALIDITY)");
+    if (!ret.empty()) b.arg("RETURN").arg(flag_list(ret));
+    command_op op(s_, {make("LIST", b, tag)});
+    std::map<std::string, status_info> statuses;
+    mv::error perr;
+    op.on_untagged = [&](const response& r) {
+        if (r.is_data("LIST")) {
+            list_entry e;
+            if (auto err = parse_list(r, e)) {
+                if (!perr) perr = err;
+            } else {
+                out.push_back(std::move(e));
+            }
+            return true;
+        }
+        if (r.is_data("STATUS")) {
+            status_info si;
+            if (auto err = parse_status(r, si)) {
+                if (!perr) perr = err;
+            } else {
+                statuses[si.mailbox] = std::move(si);
+            }
+            return true;
+        }
+        return false;
+    };
+    auto e = run(op);
+    if (e) return e;
+    if (perr) return perr;
+    for (auto& l : out)
+        if (auto it = statuses.find(l.name); it != statuses.end()) l.status = it->second;
+    return {};
+}
+
+mv::error client::status(std::string_view mailbox, std::string_view items, status_info& out) {
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "STATUS");
+    b.mailbox(mailbox).arg("(" + std::string(items) + ")");
+    command_op op(s_, {make("STATUS", b, tag)});
+    mv::error perr;
+    bool got = false;
+    op.on_untagged = [&](const response& r) {
+        if (!r.is_data("STATUS")) return false;
+        if (auto err = parse_status(r, out)) perr = err;
+        got = true;
+        return true;
+    };
+    if (auto e = run(op)) return e;
+    if (perr) return perr;
+    if (!got)
+        return mv::error(mv::errc::protocol, "IMAP: STATUS completed without a STATUS response");
+    return {};
+}
+
+mv::error client::select(const select_request& req, select_result& out) {
+    out = select_result{};
+    s_.events.clear();
+    const char* verb = req.read_only ? "EXAMINE" : "SELECT";
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, verb);
+    b.mailbox(req.mailbox);
+    if (req.qresync_uidvalidity && s_.is_enabled("QRESYNC")) {
+        std::string q = "(QRESYNC (" + std::to_string(*req.qresync_uidvalidity) + " " +
+                        std::to_string(req.qresync_modseq);
+        if (req.qresync_known_uids && !req.qresync_known_uids->empty()) {
+            auto parts = split_uid_set(*req.qresync_known_uids, max_command_line - 200);
+            if (parts.size() == 1) q += " " + parts[0];  // too long: let the server send all
+        }
+        b.arg(q + "))");
+    } else if (req.condstore && s_.caps.has("CONDSTORE")) {
+        b.arg("(CONDSTORE)");
+    }
+    command_op op(s_, {make(verb, b, tag)});
+    mv::error perr;
+    op.on_untagged = [&](const response& r) {
+        if (apply_select_response(r, out.state)) return true;
+        if (r.is_data("VANISHED")) {
+            vanished_info v;
+            if (auto err = parse_vanished(r, v)) {
+                if (!perr) perr = err;
+            }
+            out.vanished.ranges.insert(out.vanished.ranges.end(), v.uids.ranges.begin(),
+                                       v.uids.ranges.end());
+            return true;
+        }
+        if (r.is_data("FETCH")) {
+            fetch_attrs f;
+            if (auto err = parse_fetch(r, f)) {
+                if (!perr) perr = err;
+            } else {
+                out.changes.push_back(std::move(f));
+            }
+            return true;
+        }
+        return false;
+    };
+    op.on_ok = [&](const response& r) -> mv::error {
+        apply_select_response(r, out.state);
+        if (req.read_only) out.state.read_only = true;
+        return {};
+    };
+    if (auto e = run(op)) return e;
+    s_.events.clear();  // the select answer is not an unsolicited change
+    return perr;
+}
+
+mv::error client::uid_search(std::string_view criteria, search_result& out) {
+    out = search_result{};
+    bool es = s_.caps.has("ESEARCH");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "UID SEARCH");
+    if (es) b.arg("RETURN (ALL)");
+    b.arg(criteria);
+    command_op op(s_, {make("UID SEARCH", b, tag)});
+    mv::error perr;
+    op.on_untagged = [&](const response& r) {
+        if (r.is_data("SEARCH")) {
+            search_result part;
+            if (auto err = parse_search(r, part)) perr = err;
+            out.ids.insert(out.ids.end(), part.ids.begin(), part.ids.end());
+            if (part.modseq) out.modseq = part.modseq;
+            out.uid = true;
+            return true;
+        }
+        if (r.is_data("ESEARCH")) {
+            if (auto err = parse_esearch(r, out)) perr = err;
+            return true;
+        }
+        return false;
+    };
+    if (auto e = run(op)) return e;
+    return perr;
+}
+
+mv::error client::uid_fetch(const fetch_request& req, fetch_sink& sink, fetch_stats* stats) {
+    fetch_op op(s_, req, sink);
+    auto e = run(op);
+    if (stats) *stats = op.stats;
+    return e;
+}
+
+mv::error client::uid_store(const uid_set& uids, store_op sop,
+                            const std::vector<std::string>& flags, bool silent,
+                            std::optional<std::uint64_t> unchangedsince, uid_set* modified) {
+    std::string tail;
+    if (unchangedsince) tail += "(UNCHANGEDSINCE " + std::to_string(*unchangedsince) + ") ";
+    tail += sop == store_op::add ? "+FLAGS" : sop == store_op::remove ? "-FLAGS" : "FLAGS";
+    if (silent) tail += ".SILENT";
+    tail += " " + flag_list(flags);
+    std::vector<command_op::command> cmds;
+    for (auto& part : split_uid_set(uids, max_command_line - 40 - tail.size())) {
+        auto tag = s_.next_tag();
+        command_builder b(s_.wcaps(), tag, "UID STORE");
+        b.arg(part).arg(tail);
+        cmds.push_back(make("UID STORE", b, tag));
+    }
+    command_op op(s_, std::move(cmds));
+    op.on_ok = [&](const response& r) -> mv::error {
+        if (auto m = parse_modified(r); m && modified)
+            modified->ranges.insert(modified->ranges.end(), m->ranges.begin(), m->ranges.end());
+        return {};
+    };
+    return run(op);
+}
+
+mv::error client::uid_expunge(const uid_set& uids) {
+    if (!s_.caps.has("UIDPLUS")) return unsupported("UIDPLUS (UID EXPUNGE)");
+    std::vector<command_op::command> cmds;
+    for (auto& part : split_uid_set(uids, max_command_line - 40)) {
+        auto tag = s_.next_tag();
+        command_builder b(s_.wcaps(), tag, "UID EXPUNGE");
+        b.arg(part);
+        cmds.push_back(make("UID EXPUNGE", b, tag));
+    }
+    command_op op(s_, std::move(cmds));
+    return run(op);
+}
+
+mv::error client::expunge() {
+    return simple("EXPUNGE", "");
+}
+
+mv::error client::append(const append_request& req, std::optional<appenduid_info>* uid) {
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "APPEND");
+    b.mailbox(req.mailbox);
+    if (!req.flags.empty()) b.arg(flag_list(req.flags));
+    if (req.internaldate) b.arg("\"" + format_internaldate(*req.internaldate) + "\"");
+    b.literal(req.message);
+    command_op op(s_, {make("APPEND", b, tag)});
+    op.on_ok = [&](const response& r) -> mv::error {
+        if (uid) *uid = parse_appenduid(r);
+        return {};
+    };
+    return run(op);
+}
+
+mv::error client::copy_or_move(std::string_view verb, const uid_set& uids, std::string_view dest,
+                               std::vector<copyuid_info>* out) {
+    std::string name = "UID " + std::string(verb);
+    std::vector<command_op::command> cmds;
+    for (auto& part : split_uid_set(uids, max_command_line - 1100)) {
+        auto tag = s_.next_tag();
+        command_builder b(s_.wcaps(), tag, name);
+        b.arg(part).mailbox(dest);
+        cmds.push_back(make(name, b, tag));
+    }
+    command_op op(s_, std::move(cmds));
+    auto take = [&](const response& r) {
+        if (auto c = parse_copyuid(r); c && out) out->push_back(std::move(*c));
+    };
+    op.on_ok = [&](const response& r) -> mv::error {
+        take(r);
+        return {};
+    };
+    op.on_untagged = [&](const response& r) {
+        if (r.status == resp_status::ok && r.has_code("COPYUID")) {  // MOVE sends it untagged
+            take(r);
+            return true;
+        }
+        return false;
+    };
+    return run(op);
+}
+
+mv::error client::uid_copy(const uid_set& uids, std::string_view dest,
+                           std::vector<copyuid_info>* out) {
+    return copy_or_move("COPY", uids, dest, out);
+}
+
+mv::error client::uid_move(const uid_set& uids, std::string_view dest,
+                           std::vector<copyuid_info>* out) {
+    if (!s_.caps.has("MOVE")) return unsupported("MOVE");
+    return copy_or_move("MOVE", uids, dest, out);
+}
+
+mv::error client::noop() {
+    return simple("NOOP", "");
+}
+
+mv::error client::idle_begin() {
+    if (!s_.caps.has("IDLE")) return unsupported("IDLE");
+    idle_begin_op op(s_);
+    return run(op);
+}
+
+mv::error client::idle_wait() {
+    idle_wait_op op(s_);
+    return run(op);
+}
+
+mv::error client::idle_done() {
+    idle_done_op op(s_);
+    return run(op);
+}
+
+mv::error client::logout() {
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "LOGOUT");
+    command_op op(s_, {make("LOGOUT", b, tag)});
+    op.bye_expected = true;
+    auto e = run(op);
+    s_.closed = true;
+    if (e && op.saw_bye && (e.code == mv::errc::closed || e.code == mv::errc::network)) return {};
+    return e;
+}
+
+}  // namespace mv::imap

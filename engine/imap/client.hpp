@@ -1,0 +1,110 @@
+// Synchronous IMAP client facade over mv::transport: each method builds one operation
+// (operations.hpp) and runs it. No sockets here; the transport (network runner or a test script)
+// does the I/O. Errors: tagged NO -> server_no, BAD -> server_bad (auth failures -> auth), BYE ->
+// closed, malformed output -> protocol, caps -> limit. Passwords never appear in messages.
+//
+// Flow: greeting() -> [capability()] -> [starttls()] -> login()/authenticate() -> [enable()]
+// -> [compress()] -> list()/status()/select() -> uid_search()/uid_fetch()/uid_store()/... ->
+// logout(). Unsolicited EXISTS/EXPUNGE/FETCH/VANISHED seen on the way accumulate in events().
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "imap/operations.hpp"
+#include "imap/session.hpp"
+#include "mailvault/transport.hpp"
+
+namespace mv::imap {
+
+enum class sasl_mech { plain, login, xoauth2, oauthbearer };
+
+struct list_request {
+    std::string reference;
+    std::string pattern = "*";
+    bool special_use = true;  // RETURN (SPECIAL-USE) when offered
+    bool status = true;       // RETURN (STATUS (...)) when LIST-STATUS offered
+};
+
+struct select_request {
+    std::string mailbox;     // UTF-8
+    bool read_only = false;  // EXAMINE
+    bool condstore = false;  // (CONDSTORE), when offered and QRESYNC is not used
+    // (QRESYNC (uidvalidity modseq [known-uids])) when QRESYNC is enabled
+    std::optional<std::uint32_t> qresync_uidvalidity;
+    std::uint64_t qresync_modseq = 0;
+    std::optional<uid_set> qresync_known_uids;
+};
+
+struct select_result {
+    mailbox_state state;
+    uid_set vanished;                  // VANISHED (EARLIER) from QRESYNC
+    std::vector<fetch_attrs> changes;  // FETCH flag changes from QRESYNC
+};
+
+enum class store_op { add, remove, replace };
+
+struct append_request {
+    std::string mailbox;  // UTF-8
+    std::vector<std::string> flags;
+    std::optional<std::int64_t> internaldate;  // UTC epoch
+    std::string_view message;
+};
+
+class client {
+public:
+    explicit client(mv::transport& t, limits lim = {}) : t_(t), s_(lim) {}
+
+    mv::error greeting();
+    mv::error capability();
+    mv::error starttls();  // then re-issues CAPABILITY
+    mv::error login(std::string_view user, std::string_view password);
+    // secret: password (PLAIN/LOGIN) or OAuth access token (XOAUTH2/OAUTHBEARER).
+    mv::error authenticate(sasl_mech mech, std::string_view user, std::string_view secret);
+    mv::error enable(const std::vector<std::string>& extensions);  // only those offered are sent
+    mv::error compress();                                          // COMPRESS DEFLATE
+    mv::error id(const std::vector<std::pair<std::string, std::string>>& fields,
+                 std::vector<std::pair<std::string, std::string>>* server = nullptr);
+
+    mv::error list(const list_request& req, std::vector<list_entry>& out);
+    mv::error status(std::string_view mailbox, std::string_view items, status_info& out);
+    mv::error select(const select_request& req, select_result& out);
+    // criteria e.g. "ALL", "UID 100:*", "MODSEQ 1234"; uses ESEARCH RETURN (ALL) when offered.
+    mv::error uid_search(std::string_view criteria, search_result& out);
+    mv::error uid_fetch(const fetch_request& req, fetch_sink& sink, fetch_stats* stats = nullptr);
+    // Sets are split over several commands when long; `modified` collects [MODIFIED ...].
+    mv::error uid_store(const uid_set& uids, store_op op, const std::vector<std::string>& flags,
+                        bool silent, std::optional<std::uint64_t> unchangedsince,
+                        uid_set* modified = nullptr);
+    mv::error uid_expunge(const uid_set& uids);
+    mv::error expunge();
+    mv::error append(const append_request& req, std::optional<appenduid_info>* uid = nullptr);
+    mv::error uid_copy(const uid_set& uids, std::string_view dest,
+                       std::vector<copyuid_info>* out = nullptr);
+    mv::error uid_move(const uid_set& uids, std::string_view dest,
+                       std::vector<copyuid_info>* out = nullptr);
+    mv::error noop();
+    mv::error idle_begin();
+    mv::error idle_wait();  // returns once at least one untagged response arrived (see events())
+    mv::error idle_done();
+    mv::error logout();
+
+    const capabilities& caps() const { return s_.caps; }
+    mailbox_events& events() { return s_.events; }
+    const std::vector<std::string>& alerts() const { return s_.alerts; }
+    session& state() { return s_; }
+
+private:
+    mv::error run(op_base& op);
+    mv::error simple(std::string_view name, std::string_view args);
+    mv::error copy_or_move(std::string_view verb, const uid_set& uids, std::string_view dest,
+                           std::vector<copyuid_info>* out);
+    command_op::command make(std::string_view name, command_builder& b, const std::string& tag);
+
+    mv::transport& t_;
+    session s_;
+};
+
+}  // namespace mv::imap

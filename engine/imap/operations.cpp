@@ -1,0 +1,422 @@
+#include "imap/operations.hpp"
+
+namespace mv::imap {
+
+// ---------------------------------------------------------------- op_base
+
+next_action op_base::resume(io_result r) {
+    switch (r.kind) {
+        case io_kind::start:
+            if (s_.closed)
+                return next_action::finish(
+                    mv::error(mv::errc::closed,
+                              "IMAP: connection already closed" +
+                                  (s_.bye_text.empty() ? std::string() : ": " + s_.bye_text)));
+            if (!s_.pending.empty()) {
+                own_ = std::move(s_.pending);
+                s_.pending.clear();
+                in_ = own_;
+            }
+            begin();
+            break;
+        case io_kind::written: out_.clear(); break;
+        case io_kind::read:
+            own_.clear();
+            in_ = r.bytes;
+            in_transient_ = true;
+            break;
+        case io_kind::failed:
+            s_.closed = true;
+            s_.fr.set_sink(nullptr);
+            in_ = {};
+            return next_action::finish(
+                r.err ? r.err : mv::error(mv::errc::network, "IMAP: connection failed"));
+        case io_kind::tls_done:
+        case io_kind::deflate_started: on_special_done(); break;
+    }
+    return pump();
+}
+
+void op_base::own_input() {
+    if (in_transient_ && !in_.empty()) {
+        own_.assign(in_);
+        in_ = own_;
+    }
+    in_transient_ = false;
+}
+
+next_action op_base::pump() {
+    while (true) {
+        if (done_) {
+            s_.pending.assign(in_.data(), in_.size());
+            in_ = {};
+            s_.fr.set_sink(nullptr);
+            return next_action::finish(std::move(err_));
+        }
+        if (special_) {
+            if (!in_.empty()) {
+                finish(mv::error(mv::errc::protocol,
+                                 "IMAP: server sent data after the OK to STARTTLS/COMPRESS, "
+                                 "before the upgrade (possible response injection)"));
+                continue;
+            }
+            auto k = *special_;
+            special_.reset();
+            return k == action_kind::tls_handshake ? next_action::tls_handshake()
+                                                   : next_action::start_deflate();
+        }
+        before_io();
+        if (!queued_.empty()) {
+            out_ = std::move(queued_);
+            queued_.clear();
+            own_input();
+            return next_action::write(out_);
+        }
+        if (in_.empty()) return next_action::read();
+        s_.fr.set_sink(sink());
+        auto st = s_.fr.feed(in_);
+        if (st == framer::status::error) {
+            finish(s_.fr.error());
+            continue;
+        }
+        if (st == framer::status::need_more) continue;
+        response r;
+        if (auto e = parse_response(s_.fr.current(), r)) {
+            finish(std::move(e));
+            continue;
+        }
+        dispatch(r);
+    }
+}
+
+void op_base::dispatch(const response& r) {
+    if (r.type == resp_type::continuation) {
+        if (!waiting_.empty()) {
+            queued_ += waiting_.front();
+            waiting_.pop_front();
+        } else {
+            on_continuation(r);
+        }
+        return;
+    }
+    if (r.type == resp_type::untagged && r.status == resp_status::bye) {
+        s_.closed = true;
+        s_.bye_text = std::string(r.text);
+        if (!expect_bye_) {
+            finish(mv::error(mv::errc::closed,
+                             "IMAP: server closed the connection: " + escape_bytes(r.text, 200)));
+            return;
+        }
+        on_response(r);
+        return;
+    }
+    if (r.type == resp_type::tagged) {
+        auto it = std::find(tags_.begin(), tags_.end(), r.tag);
+        if (it == tags_.end()) {
+            finish(syntax_error(
+                *r.framed, 0,
+                "tagged response for tag '" + escape_bytes(r.tag, 20) + "' that was never sent"));
+            return;
+        }
+        tags_.erase(it);
+        waiting_.clear();  // a NO instead of '+': the rest of that command is not sent
+    }
+    on_response(r);
+}
+
+void op_base::on_continuation(const response& r) {
+    finish(syntax_error(*r.framed, 0, "unexpected continuation request"));
+}
+
+void op_base::send(const std::string& tag, std::vector<std::string> pieces) {
+    tags_.push_back(tag);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        if (i > 0)
+            waiting_.push_back(std::move(pieces[i]));
+        else if (waiting_.empty())
+            queued_ += pieces[0];
+        else
+            waiting_.back() += pieces[0];
+    }
+}
+
+void op_base::finish(mv::error e) {
+    if (done_) return;
+    done_ = true;
+    err_ = std::move(e);
+}
+
+bool op_base::tag_in_flight(std::string_view t) const {
+    return std::find(tags_.begin(), tags_.end(), t) != tags_.end();
+}
+
+void op_base::default_untagged(const response& r) {
+    if (r.status != resp_status::none) {
+        if (r.has_code("CAPABILITY")) s_.caps = parse_capability_values(r.code_args);
+        if (r.has_code("ALERT")) s_.alerts.emplace_back(r.text);
+        return;
+    }
+    if (r.is_data("CAPABILITY")) {
+        s_.caps = parse_capability_values(r.args);
+    } else if (r.is_data("ENABLED")) {
+        for (auto& e : parse_enabled(r)) {
+            if (e == "UTF8=ACCEPT") s_.utf8 = true;
+            s_.enabled.push_back(std::move(e));
+        }
+    } else if (r.number && r.is_data("EXISTS")) {
+        s_.events.exists = static_cast<std::uint32_t>(*r.number);
+    } else if (r.number && r.is_data("RECENT")) {
+        s_.events.recent = static_cast<std::uint32_t>(*r.number);
+    } else if (r.number && r.is_data("EXPUNGE")) {
+        s_.events.expunged.push_back(static_cast<std::uint32_t>(*r.number));
+    } else if (r.is_data("FETCH")) {
+        fetch_attrs f;
+        if (auto e = parse_fetch(r, f)) return finish(std::move(e));
+        s_.events.fetches.push_back(std::move(f));
+    } else if (r.is_data("VANISHED")) {
+        vanished_info v;
+        if (auto e = parse_vanished(r, v)) return finish(std::move(e));
+        if (!v.earlier)
+            s_.events.vanished.ranges.insert(s_.events.vanished.ranges.end(), v.uids.ranges.begin(),
+                                             v.uids.ranges.end());
+    }
+    // Anything else (NAMESPACE, METADATA, LIST during NOTIFY, ...) is not ours: ignored.
+}
+
+mv::error op_base::tagged_status(const response& r, std::string_view what, mv::errc no_code) {
+    if (r.status == resp_status::ok) return {};
+    std::string text = escape_bytes(r.text, 300);
+    if (!r.code.empty()) text = "[" + escape_bytes(r.code, 40) + "] " + text;
+    if (r.status == resp_status::no)
+        return mv::error(no_code, "IMAP " + std::string(what) + " failed: " + text);
+    return mv::error(mv::errc::server_bad,
+                     "IMAP " + std::string(what) + " rejected (BAD): " + text);
+}
+
+// ---------------------------------------------------------------- greeting
+
+void greeting_op::on_response(const response& r) {
+    if (r.type == resp_type::untagged &&
+        (r.status == resp_status::ok || r.status == resp_status::preauth)) {
+        if (r.has_code("CAPABILITY")) s_.caps = parse_capability_values(r.code_args);
+        if (r.status == resp_status::preauth) {
+            preauth = true;
+            s_.authenticated = true;
+        }
+        return finish();
+    }
+    finish(syntax_error(*r.framed, 0, "unexpected greeting"));
+}
+
+// ---------------------------------------------------------------- command_op
+
+void command_op::begin() {
+    if (bye_expected) expect_bye();
+    for (auto& c : cmds_) send(c.tag, std::move(c.pieces));
+    if (tags_.empty()) finish();
+}
+
+void command_op::on_continuation(const response& r) {
+    if (!on_cont) return op_base::on_continuation(r);
+    auto reply = on_cont(r);
+    if (!reply) return finish(syntax_error(*r.framed, 0, "unexpected continuation request"));
+    send_raw(std::move(*reply));
+}
+
+void command_op::on_response(const response& r) {
+    if (r.type == resp_type::tagged) {
+        std::string_view name = "command";
+        for (auto& c : cmds_)
+            if (c.tag == r.tag) name = c.name;
+        if (r.has_code("CAPABILITY")) s_.caps = parse_capability_values(r.code_args);
+        auto e = tagged_status(r, name, no_code);
+        if (!e && on_ok) e = on_ok(r);
+        if (e && !first_err_) first_err_ = std::move(e);
+        if (tags_.empty()) {
+            if (!first_err_ && upgrade)
+                request_special(*upgrade);
+            else
+                finish(first_err_);
+        }
+        return;
+    }
+    if (bye_expected && r.status == resp_status::bye) {
+        saw_bye = true;
+        return;
+    }
+    if (on_untagged && on_untagged(r)) return;
+    default_untagged(r);
+}
+
+// ---------------------------------------------------------------- IDLE
+
+void idle_begin_op::begin() {
+    auto tag = s_.next_tag();
+    s_.idle_tag = tag;
+    send(tag, {tag + " IDLE\r\n"});
+}
+
+void idle_begin_op::on_continuation(const response&) {
+    finish();
+}
+
+void idle_begin_op::on_response(const response& r) {
+    if (r.type == resp_type::tagged) {
+        s_.idle_tag.clear();
+        auto e = tagged_status(r, "IDLE");
+        return finish(e ? e : mv::error(mv::errc::protocol, "IMAP: IDLE completed without '+'"));
+    }
+    default_untagged(r);
+}
+
+void idle_wait_op::begin() {
+    if (s_.idle_tag.empty()) return finish(mv::error(mv::errc::internal, "IMAP: not idling"));
+    tags_.push_back(s_.idle_tag);
+}
+
+void idle_wait_op::on_response(const response& r) {
+    if (r.type == resp_type::tagged) {
+        s_.idle_tag.clear();
+        auto e = tagged_status(r, "IDLE");
+        return finish(e ? e : mv::error(mv::errc::protocol, "IMAP: server ended IDLE"));
+    }
+    default_untagged(r);
+    finish();
+}
+
+void idle_done_op::begin() {
+    if (s_.idle_tag.empty()) return finish(mv::error(mv::errc::internal, "IMAP: not idling"));
+    tags_.push_back(s_.idle_tag);
+    send_raw("DONE\r\n");
+}
+
+void idle_done_op::on_response(const response& r) {
+    if (r.type == resp_type::tagged) {
+        s_.idle_tag.clear();
+        return finish(tagged_status(r, "IDLE"));
+    }
+    default_untagged(r);
+}
+
+// ---------------------------------------------------------------- fetch_op
+
+fetch_op::fetch_op(session& s, const fetch_request& req, fetch_sink& sink)
+    : op_base(s),
+      user_(sink),
+      max_in_flight_(std::max<std::size_t>(1, req.max_in_flight)),
+      budget_(req.byte_budget) {
+    std::string mods;
+    if (req.changedsince) {
+        mods = " (CHANGEDSINCE " + std::to_string(*req.changedsince);
+        if (req.vanished) mods += " VANISHED";
+        mods += ")";
+    }
+    const std::size_t fixed = 8 + 11 + 1 + req.items.size() + mods.size() + 2;
+    const std::size_t room = fixed + 32 < max_command_line ? max_command_line - fixed : 32;
+    for (std::size_t i = 0; i < req.sets.size(); ++i) {
+        auto parts = split_uid_set(req.sets[i], room);
+        std::uint64_t total = i < req.expected_bytes.size() ? req.expected_bytes[i] : 0;
+        for (auto& p : parts)
+            todo_.push_back({"UID FETCH " + p + " " + req.items + mods, total / parts.size()});
+    }
+}
+
+void fetch_op::begin() {
+    if (todo_.empty()) finish();
+}
+
+void fetch_op::before_io() {
+    while (!todo_.empty() && in_flight() < max_in_flight_ &&
+           (in_flight() == 0 || outstanding_ + todo_.front().bytes <= budget_)) {
+        auto tag = s_.next_tag();
+        send(tag, {tag + " " + todo_.front().line_tail + "\r\n"});
+        sent_.emplace_back(tag, todo_.front().bytes);
+        outstanding_ += todo_.front().bytes;
+        ++stats.commands;
+        todo_.pop_front();
+    }
+}
+
+void fetch_op::on_response(const response& r) {
+    if (r.type == resp_type::tagged) {
+        for (auto it = sent_.begin(); it != sent_.end(); ++it) {
+            if (it->first == r.tag) {
+                outstanding_ -= it->second;
+                sent_.erase(it);
+                break;
+            }
+        }
+        auto e = tagged_status(r, "UID FETCH");
+        if (e && !first_err_) first_err_ = std::move(e);
+        if (in_flight() == 0 && todo_.empty()) finish(first_err_);
+        return;
+    }
+    if (r.is_data("FETCH")) {
+        fetch_attrs f;
+        if (auto e = parse_fetch(r, f)) return finish(std::move(e));
+        ++stats.messages;
+        user_.on_fetch(f);
+        return;
+    }
+    if (r.is_data("VANISHED")) {
+        vanished_info v;
+        if (auto e = parse_vanished(r, v)) return finish(std::move(e));
+        if (v.earlier) {
+            stats.vanished.ranges.insert(stats.vanished.ranges.end(), v.uids.ranges.begin(),
+                                         v.uids.ranges.end());
+            return;
+        }
+    }
+    default_untagged(r);
+}
+
+bool fetch_op::literal_begin(std::string_view prefix, std::uint64_t size) {
+    // "* <seq> FETCH (... NAME {n}" where NAME is BODY[...]<o>, BINARY[...] or RFC822*.
+    if (prefix.size() < 2 || prefix.substr(0, 2) != "* ") return false;
+    std::size_t p = 2, d = p;
+    while (p < prefix.size() && prefix[p] >= '0' && prefix[p] <= '9') ++p;
+    auto seq = parse_number(prefix.substr(d, p - d));
+    if (!seq || *seq > 0xffffffffu || prefix.size() < p + 6 ||
+        !iequals(prefix.substr(p, 6), " FETCH"))
+        return false;
+    std::size_t e = prefix.rfind('{');
+    if (e == std::string_view::npos) return false;
+    if (e > 0 && prefix[e - 1] == '~') --e;
+    while (e > 0 && prefix[e - 1] == ' ') --e;
+    std::size_t b = e;
+    if (b > 0 && prefix[b - 1] == '>') {  // <origin>
+        while (b > 0 && prefix[b - 1] != '<') --b;
+        if (b == 0) return false;
+        --b;
+    }
+    if (b > 0 && prefix[b - 1] == ']') {
+        int depth = 0;
+        while (b > 0) {
+            char c = prefix[--b];
+            if (c == ']') ++depth;
+            if (c == '[' && --depth == 0) break;
+        }
+        if (depth != 0) return false;
+    }
+    while (b > 0 && prefix[b - 1] != ' ' && prefix[b - 1] != '(') --b;
+    std::string_view name = prefix.substr(b, e - b);
+    auto lb = name.find('[');
+    std::string_view head = name.substr(0, lb);
+    std::string section;
+    if (lb != std::string_view::npos) {
+        if (!iequals(head, "BODY") && !iequals(head, "BINARY")) return false;
+        auto rb = name.rfind(']');
+        section = std::string(name.substr(lb + 1, rb - lb - 1));
+    } else if (iequals(name, "RFC822")) {
+    } else if (iequals(name, "RFC822.HEADER")) {
+        section = "HEADER";
+    } else if (iequals(name, "RFC822.TEXT")) {
+        section = "TEXT";
+    } else {
+        return false;
+    }
+    user_.body_begin(static_cast<std::uint32_t>(*seq), section, size);
+    return true;
+}
+
+}  // namespace mv::imap

@@ -1,0 +1,203 @@
+// IMAP operations as resumable sans-io state machines (mv::operation).
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "imap/session.hpp"
+#include "mailvault/next_action.hpp"
+
+namespace mv::imap {
+
+// Base of every operation.
+// Flow: resume(start) takes over bytes left by the previous operation and calls begin(), which
+// queues writes. Then, repeatedly: write what is queued; frame and dispatch one response at a time
+// from what was read (continuations release the next piece of a command with synchronizing
+// literals; tagged responses must match a tag we sent; BYE ends the operation with `closed`);
+// read more. When the operation is done, unconsumed bytes go back to the session for the next.
+class op_base : public mv::operation {
+public:
+    explicit op_base(session& s) : s_(s) {}
+    next_action resume(io_result r) final;
+
+protected:
+    virtual void begin() = 0;
+    // Every response except continuations consumed by a pending literal and BYE.
+    virtual void on_response(const response& r) = 0;
+    // A '+' with no literal waiting (AUTHENTICATE, IDLE). Default: protocol error.
+    virtual void on_continuation(const response& r);
+    virtual literal_sink* sink() { return nullptr; }
+    virtual void before_io() {}                   // chance to queue more commands (pipelining)
+    virtual void on_special_done() { finish(); }  // after tls_handshake / start_deflate
+
+    // Queues a command (its pieces, see command_builder) and registers its tag.
+    void send(const std::string& tag, std::vector<std::string> pieces);
+    void send_raw(std::string bytes) { queued_ += bytes; }
+    void finish(mv::error e = {});
+    void request_special(action_kind k) { special_ = k; }
+    bool tag_in_flight(std::string_view t) const;
+    std::size_t in_flight() const { return tags_.size(); }
+    // Session bookkeeping for untagged responses nobody else wants (caps, events, alerts).
+    void default_untagged(const response& r);
+    // OK -> {}, NO -> `no_code` (server_no by default), BAD -> server_bad; message names `what`.
+    static mv::error tagged_status(const response& r, std::string_view what,
+                                   mv::errc no_code = mv::errc::server_no);
+    void expect_bye() { expect_bye_ = true; }
+
+    session& s_;
+    std::vector<std::string> tags_;
+
+private:
+    next_action pump();
+    void dispatch(const response& r);
+    void own_input();
+
+    std::string own_;
+    std::string_view in_;
+    bool in_transient_ = false;  // in_ points into the runner's buffer (valid during resume only)
+    std::string queued_, out_;
+    std::deque<std::string> waiting_;  // pieces sent only after a '+'
+    std::optional<action_kind> special_;
+    bool done_ = false;
+    bool expect_bye_ = false;
+    mv::error err_;
+};
+
+// Reads the greeting: OK (with optional [CAPABILITY]), PREAUTH, or BYE (-> closed).
+class greeting_op : public op_base {
+public:
+    using op_base::op_base;
+    bool preauth = false;
+
+private:
+    void begin() override {}
+    void on_response(const response& r) override;
+};
+
+// One or more pipelined commands with hooks. Finishes when every tag has completed; the first
+// NO/BAD is the result.
+class command_op : public op_base {
+public:
+    struct command {
+        std::string tag, name;  // name for error messages
+        std::vector<std::string> pieces;
+    };
+    using untagged_fn = std::function<bool(const response&)>;  // true: consumed
+    using ok_fn = std::function<mv::error(const response&)>;   // tagged OK
+    using continuation_fn = std::function<std::optional<std::string>(const response&)>;
+
+    command_op(session& s, std::vector<command> cmds) : op_base(s), cmds_(std::move(cmds)) {}
+
+    untagged_fn on_untagged;
+    ok_fn on_ok;
+    continuation_fn on_cont;  // AUTHENTICATE steps; nullopt -> protocol error
+    mv::errc no_code = mv::errc::server_no;
+    // After OK: ask the runner for TLS (STARTTLS) or deflate (COMPRESS), refusing any bytes the
+    // server sent after the OK (they would predate the upgrade: STARTTLS response injection).
+    std::optional<action_kind> upgrade;
+    bool bye_expected = false;  // LOGOUT
+    bool saw_bye = false;
+
+private:
+    void begin() override;
+    void on_response(const response& r) override;
+    void on_continuation(const response& r) override;
+
+    std::vector<command> cmds_;
+    mv::error first_err_;
+};
+
+// IDLE: idle_begin_op sends IDLE and finishes at the '+' (the tag stays in session::idle_tag);
+// idle_wait_op reads until at least one untagged response arrived; idle_done_op sends DONE and
+// waits for the tagged completion.
+class idle_begin_op : public op_base {
+public:
+    using op_base::op_base;
+
+private:
+    void begin() override;
+    void on_response(const response& r) override;
+    void on_continuation(const response& r) override;
+};
+
+class idle_wait_op : public op_base {
+public:
+    using op_base::op_base;
+
+private:
+    void begin() override;
+    void on_response(const response& r) override;
+};
+
+class idle_done_op : public op_base {
+public:
+    using op_base::op_base;
+
+private:
+    void begin() override;
+    void on_response(const response& r) override;
+};
+
+// ---- pipelined UID FETCH ----
+class fetch_sink {
+public:
+    virtual ~fetch_sink() = default;
+    // A body section literal starts (BODY[...], BINARY[...], RFC822*): its bytes follow.
+    virtual void body_begin(std::uint32_t seq, std::string_view section, std::uint64_t size) = 0;
+    virtual void body_data(std::string_view bytes) = 0;
+    virtual void body_end() = 0;
+    // Every FETCH response seen during the operation, after its bodies (streamed sections appear
+    // in attrs.bodies with streamed = true and no data).
+    virtual void on_fetch(const fetch_attrs& attrs) = 0;
+};
+
+struct fetch_request {
+    std::vector<uid_set> sets;  // one UID FETCH per set (split further if a line would be too long)
+    std::string items = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])";
+    std::optional<std::uint64_t> changedsince;  // (CHANGEDSINCE n)
+    bool vanished = false;                      // (CHANGEDSINCE n VANISHED), needs QRESYNC
+    std::vector<std::uint64_t> expected_bytes;  // per set, optional: weighs the byte budget
+    std::uint64_t byte_budget = std::uint64_t{32} << 20;
+    std::size_t max_in_flight = 8;
+};
+
+struct fetch_stats {
+    std::size_t commands = 0;
+    std::size_t messages = 0;
+    uid_set vanished;  // VANISHED (EARLIER) answers to CHANGEDSINCE ... VANISHED
+};
+
+// Flow: queue as many UID FETCH commands as the budget allows; stream body literals to the sink;
+// each tagged completion frees budget and lets the next commands go out; finishes when all
+// commands completed (first NO/BAD reported after all of them finished).
+class fetch_op : public op_base, private literal_sink {
+public:
+    fetch_op(session& s, const fetch_request& req, fetch_sink& sink);
+    fetch_stats stats;
+
+private:
+    struct pending_cmd {
+        std::string line_tail;  // "UID FETCH set items..."
+        std::uint64_t bytes = 0;
+    };
+    void begin() override;
+    void before_io() override;
+    void on_response(const response& r) override;
+    literal_sink* sink() override { return this; }
+    bool literal_begin(std::string_view prefix, std::uint64_t size) override;
+    void literal_data(std::string_view bytes) override { user_.body_data(bytes); }
+    void literal_end() override { user_.body_end(); }
+
+    fetch_sink& user_;
+    std::size_t max_in_flight_;
+    std::uint64_t budget_, outstanding_ = 0;
+    std::deque<pending_cmd> todo_;
+    std::vector<std::pair<std::string, std::uint64_t>> sent_;  // tag, bytes
+    mv::error first_err_;
+};
+
+}  // namespace mv::imap
