@@ -1,0 +1,58 @@
+// mailvault export: archived messages to Maildir, mboxrd or .eml files.
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "archive/export.hpp"
+#include "cli.hpp"
+#include "common.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+int run_export(const std::vector<std::string>& args) {
+    po::options_description desc(
+        "mailvault export --archive PATH --format maildir|mbox|eml --out DIR [--account A] "
+        "[--folder F]");
+    desc.add_options()("help,h", "show this help")(
+        "format", po::value<std::string>()->default_value("maildir"), "maildir, mbox or eml")(
+        "out", po::value<std::string>(), "output directory")("account", po::value<std::string>(),
+                                                             "only this account")(
+        "folder", po::value<std::string>(), "only this folder")(
+        "exclude-expunged", "skip messages gone from the server");
+    mv::cli::add_archive_options(desc);
+    auto vm = mv::cli::parse(args, desc);
+    if (vm.count("help")) {
+        std::cout << desc;
+        return mv::cli::exit_ok;
+    }
+    if (!vm.count("out")) throw mv::failure(mv::errc::usage, "export: --out is required");
+    mv::archive::export_options eo;
+    auto fmt = vm["format"].as<std::string>();
+    if (fmt == "maildir")
+        eo.format = mv::archive::export_format::maildir;
+    else if (fmt == "mbox")
+        eo.format = mv::archive::export_format::mbox;
+    else if (fmt == "eml")
+        eo.format = mv::archive::export_format::eml;
+    else
+        throw mv::failure(mv::errc::usage, "export: unknown format " + fmt);
+    eo.out = vm["out"].as<std::string>();
+    if (vm.count("account")) eo.filter.account = vm["account"].as<std::string>();
+    if (vm.count("folder")) eo.filter.mailbox = vm["folder"].as<std::string>();
+    eo.filter.include_expunged = !vm.count("exclude-expunged");
+
+    auto ap = mv::cli::open_archive(mv::cli::archive_path(vm), false, true);
+    auto& a = *ap;
+    auto st = mv::archive::export_entries(a, eo);
+    for (const auto& e : st.errors) std::cerr << "mailvault: " << e << "\n";
+    std::cout << "exported " << st.messages << " messages (" << st.bytes << " bytes) to "
+              << eo.out.string() << "\n";
+    return st.errors.empty() ? mv::cli::exit_ok : mv::cli::exit_verify_failed;
+}
+
+}  // namespace
+
+MV_COMMAND("export", "Export archived messages as Maildir, mbox (mboxrd) or .eml files",
+           run_export);

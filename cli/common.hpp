@@ -1,0 +1,39 @@
+// Helpers shared by subcommands: the --config/--archive options, loading the config and opening
+// the archive with one-line errors.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/archive.hpp"
+#include "mailvault/config.hpp"
+
+namespace mv::cli {
+
+namespace po = boost::program_options;
+
+// Adds --config PATH and --archive PATH.
+void add_archive_options(po::options_description& d);
+
+// Parses args against `d` (positional names optional); throws po::error on bad usage.
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& d,
+                        const po::positional_options_description* pos = nullptr);
+
+// The config from --config (or the default path). Throws mv::failure(config).
+config::config load_config(const po::variables_map& vm);
+
+// The archive path: --archive, else the config's `archive` (config loaded only if needed).
+std::filesystem::path archive_path(const po::variables_map& vm);
+
+// Opens the archive; `create` makes it if missing. A missing archive without `create` is a
+// one-line archive error saying to run `mailvault sync` first.
+std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, bool create,
+                                               bool read_only, int zstd_level = 3);
+
+bool stderr_is_tty();
+
+}  // namespace mv::cli

@@ -1,0 +1,1366 @@
+#include "archive/archive.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "archive/codec.hpp"
+#include "archive/schema_embedded.hpp"
+#include "archive/sqlite.hpp"
+
+namespace mv::archive {
+
+namespace {
+
+constexpr std::int64_t application_id = 0x4D564C54;  // 'MVLT'
+
+[[noreturn]] void misuse(std::string msg) {
+    throw mv::failure(errc::internal, std::move(msg));
+}
+
+std::string be64(std::int64_t v) {
+    std::string s(8, '\0');
+    auto u = static_cast<std::uint64_t>(v);
+    for (int i = 7; i >= 0; --i) {
+        s[static_cast<size_t>(i)] = static_cast<char>(u & 0xff);
+        u >>= 8;
+    }
+    return s;
+}
+
+sha256 audit_hash(std::string_view prev, std::int64_t seq, std::int64_t at, std::string_view kind,
+                  std::string_view payload) {
+    sha256_hasher h;
+    h.update(prev);
+    h.update(be64(seq));
+    h.update(be64(at));
+    h.update(kind);
+    h.update(std::string_view("\0", 1));
+    h.update(payload);
+    return h.final();
+}
+
+sha256 blob_hash(std::string_view b) {
+    auto h = sha256::from_bytes(b);
+    return h ? *h : sha256{};
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out += ' ';
+        out += s;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string canonical_flags(std::vector<std::string> flags) {
+    std::sort(flags.begin(), flags.end());
+    flags.erase(std::unique(flags.begin(), flags.end()), flags.end());
+    flags.erase(std::remove(flags.begin(), flags.end(), std::string()), flags.end());
+    return join(flags);
+}
+
+std::vector<std::string> split_flags(std::string_view c) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < c.size()) {
+        size_t j = c.find(' ', i);
+        if (j == std::string_view::npos) j = c.size();
+        if (j > i) out.emplace_back(c.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+struct archive::impl {
+    std::filesystem::path path;
+    options opts;
+    sql::database db;
+    codec zstd;
+    std::unordered_map<const char*, sql::statement> cache;
+    std::optional<std::int64_t> current_dict;
+    std::int64_t content_count = 0;
+    bool training_attempted = false;
+    int version = 0;
+
+    impl(const std::filesystem::path& p, options o)
+        : path(p), opts(std::move(o)), zstd(opts.zstd_level) {
+        zstd.set_level(opts.zstd_level);
+        if (!opts.clock) opts.clock = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+        if (opts.chunk_size == 0) opts.chunk_size = default_chunk_size;
+    }
+
+    std::int64_t now() const { return opts.clock(); }
+
+    // A cached statement, reset when the guard goes away.
+    class use {
+    public:
+        explicit use(sql::statement& s) : s_(s) {}
+        ~use() { s_.reset(); }
+        use(const use&) = delete;
+        use& operator=(const use&) = delete;
+        sql::statement* operator->() { return &s_; }
+        sql::statement& operator*() { return s_; }
+
+    private:
+        sql::statement& s_;
+    };
+
+    use stmt(const char* sql_text) {
+        auto it = cache.find(sql_text);
+        if (it == cache.end()) it = cache.emplace(sql_text, db.prepare(sql_text)).first;
+        return use(it->second);
+    }
+
+    void require_writable() const {
+        if (opts.read_only) misuse("archive opened read-only");
+    }
+
+    // Savepoint: atomic on its own, or part of the caller's transaction.
+    class savepoint {
+    public:
+        explicit savepoint(impl& i) : i_(i) { i_.db.exec("SAVEPOINT mv_sp"); }
+        ~savepoint() {
+            if (!done_) {
+                sqlite3_exec(i_.db.handle(), "ROLLBACK TO mv_sp; RELEASE mv_sp", nullptr, nullptr,
+                             nullptr);
+                i_.after_rollback();
+            }
+        }
+        savepoint(const savepoint&) = delete;
+        savepoint& operator=(const savepoint&) = delete;
+        void release() {
+            i_.db.exec("RELEASE mv_sp");
+            done_ = true;
+        }
+
+    private:
+        impl& i_;
+        bool done_ = false;
+    };
+
+    // A rollback may have undone a dictionary insert: the cached ids must follow the database.
+    void after_rollback() noexcept {
+        try {
+            load_dictionaries();
+            content_count = scalar("SELECT count(*) FROM contents");
+        } catch (...) {
+        }
+    }
+
+    std::int64_t scalar(const char* q) {
+        auto s = stmt(q);
+        return s->step() ? s->int64(0) : 0;
+    }
+
+    void load_dictionaries() {
+        current_dict.reset();
+        auto s = db.prepare("SELECT id, data FROM dictionaries ORDER BY id");
+        zstd.clear_dictionaries();
+        while (s.step()) {
+            std::int64_t id = s.int64(0);
+            zstd.add_dictionary(id, std::string(s.blob(1)));
+            current_dict = id;
+        }
+    }
+
+    void open() {
+        bool exists = std::filesystem::exists(path);
+        if (!exists && (!opts.create || opts.read_only))
+            throw mv::failure(errc::archive, "no archive at " + path.string() +
+                                                 (opts.read_only ? "" : " (create it first)"));
+        // Read-only use of a writable file still opens it read-write (with query_only on): after a
+        // crash, SQLite must be able to recover the WAL, which a read-only handle cannot do.
+        const bool writable_file =
+            ::access(path.c_str(), W_OK) == 0 &&
+            ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), W_OK) == 0;
+        int flags = opts.read_only && !writable_file
+                        ? SQLITE_OPEN_READONLY
+                        : (SQLITE_OPEN_READWRITE | (opts.create ? SQLITE_OPEN_CREATE : 0));
+        db = sql::database(path.string(), flags);
+        sqlite3_busy_timeout(db.handle(), opts.busy_timeout_ms);
+        db.exec("PRAGMA foreign_keys = ON");
+        if (opts.read_only) db.exec("PRAGMA query_only = ON");
+
+        version = static_cast<int>(scalar("PRAGMA user_version"));
+        const int known = schema_version();
+        if (version > known)
+            throw mv::failure(errc::archive,
+                              "archive " + path.string() +
+                                  " was written by a newer mailvault (schema " +
+                                  std::to_string(version) + ", this program knows up to " +
+                                  std::to_string(known) + "); upgrade mailvault to open it");
+        if (version == 0 && scalar("SELECT count(*) FROM sqlite_master") > 0)
+            throw mv::failure(errc::archive,
+                              path.string() + " is an SQLite file but not a mailvault archive");
+        if (version > 0 && scalar("PRAGMA application_id") != application_id)
+            throw mv::failure(errc::archive, path.string() + " is not a mailvault archive");
+
+        if (opts.read_only) {
+            if (version < known)
+                throw mv::failure(errc::archive, "archive " + path.string() + " has schema " +
+                                                     std::to_string(version) +
+                                                     "; open it once read-write to upgrade it");
+        } else {
+            auto s = db.prepare("PRAGMA journal_mode = WAL");
+            std::string mode = s.step() ? s.text(0) : "";
+            s.reset();
+            if (mode != "wal")
+                throw mv::failure(
+                    errc::archive,
+                    "archive " + path.string() + ": cannot enable WAL (journal mode " + mode + ")");
+            db.exec("PRAGMA synchronous = NORMAL");
+            migrate();
+        }
+        cache.clear();
+        load_dictionaries();
+        content_count = scalar("SELECT count(*) FROM contents");
+    }
+
+    void migrate() {
+        for (const auto& m : embedded_migrations()) {
+            if (m.version <= version) continue;
+            db.exec("BEGIN IMMEDIATE");
+            try {
+                // Another process may have migrated while we waited for the lock.
+                int v = static_cast<int>(scalar("PRAGMA user_version"));
+                cache.clear();
+                if (v < m.version) {
+                    db.exec(m.sql);
+                    db.exec("PRAGMA user_version = " + std::to_string(m.version));
+                    db.exec("PRAGMA application_id = " + std::to_string(application_id));
+                }
+                db.exec("COMMIT");
+            } catch (const mv::failure& f) {
+                sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+                throw mv::failure(errc::archive, "archive migration " + std::string(m.name) +
+                                                     " failed: " + f.err.message);
+            }
+            version = m.version;
+        }
+    }
+
+    std::optional<content_info> content_by_hash(const sha256& h) {
+        auto s = stmt(
+            "SELECT id, raw_size, stored_size, codec, dictionary_id, chunk_size, chunk_count, "
+            "indexed FROM contents WHERE sha256 = ?");
+        s->bind_blob(1, h.view());
+        if (!s->step()) return std::nullopt;
+        content_info c;
+        c.id = s->int64(0);
+        c.hash = h;
+        c.raw_size = static_cast<std::uint64_t>(s->int64(1));
+        c.stored_size = static_cast<std::uint64_t>(s->int64(2));
+        c.codec = s->text(3);
+        c.dictionary_id = s->opt_int64(4);
+        c.chunk_size = static_cast<std::uint64_t>(s->int64(5));
+        c.chunk_count = static_cast<std::uint64_t>(s->int64(6));
+        c.indexed = s->int64(7) != 0;
+        return c;
+    }
+
+    // Compresses raw into frames; returns false (frames empty) when compression does not help.
+    bool compress_all(std::string_view raw, std::optional<std::int64_t> dict, size_t chunk,
+                      std::vector<std::string>& frames, std::uint64_t& stored) {
+        frames.clear();
+        stored = 0;
+        for (size_t off = 0; off < raw.size() || (off == 0 && raw.empty()); off += chunk) {
+            frames.emplace_back();
+            zstd.compress(raw.substr(off, chunk), dict, frames.back());
+            stored += frames.back().size();
+            if (raw.empty()) break;
+        }
+        // Not worth it unless it saves at least 3% (decompression costs time on every read).
+        if (stored + stored / 32 >= raw.size()) {
+            frames.clear();
+            return false;
+        }
+        return true;
+    }
+
+    void write_chunks(std::int64_t content_id, std::string_view raw, size_t chunk,
+                      const std::vector<std::string>& frames) {
+        auto ins = stmt("INSERT INTO chunks (content_id, seq, data) VALUES (?, ?, ?)");
+        if (!frames.empty()) {
+            for (size_t i = 0; i < frames.size(); ++i) {
+                ins->bind(1, content_id)
+                    .bind(2, static_cast<std::int64_t>(i))
+                    .bind_blob(3, frames[i]);
+                ins->run();
+            }
+            return;
+        }
+        std::int64_t seq = 0;
+        for (size_t off = 0; off < raw.size() || (off == 0 && raw.empty()); off += chunk) {
+            ins->bind(1, content_id).bind(2, seq++).bind_blob(3, raw.substr(off, chunk));
+            ins->run();
+            if (raw.empty()) break;
+        }
+    }
+
+    static std::uint64_t chunk_count_for(std::uint64_t raw, std::uint64_t chunk) {
+        return raw == 0 ? 1 : (raw + chunk - 1) / chunk;
+    }
+
+    put_result put(std::string_view raw) {
+        require_writable();
+        put_result r;
+        r.hash = sha256_of(raw);
+        if (auto c = content_by_hash(r.hash)) {
+            r.content_id = c->id;
+            return r;
+        }
+        maybe_train();
+        savepoint sp(*this);
+        std::vector<std::string> frames;
+        std::uint64_t stored = 0;
+        size_t chunk = opts.chunk_size;
+        bool compressed = compress_all(raw, current_dict, chunk, frames, stored);
+        if (!compressed) stored = raw.size();
+        {
+            auto s = stmt(
+                "INSERT INTO contents (sha256, raw_size, stored_size, codec, dictionary_id, "
+                "chunk_size, chunk_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+            s->bind_blob(1, r.hash.view())
+                .bind(2, static_cast<std::int64_t>(raw.size()))
+                .bind(3, static_cast<std::int64_t>(stored))
+                .bind(4, compressed ? "zstd" : "raw");
+            if (compressed && current_dict)
+                s->bind(5, *current_dict);
+            else
+                s->bind_null(5);
+            s->bind(6, static_cast<std::int64_t>(chunk))
+                .bind(7, static_cast<std::int64_t>(chunk_count_for(raw.size(), chunk)))
+                .bind(8, now());
+            s->run();
+        }
+        r.content_id = db.last_insert_rowid();
+        write_chunks(r.content_id, raw, chunk, frames);
+        frames.clear();
+        if (!opts.defer_index) index(r.content_id, raw);
+        sp.release();
+        r.inserted = true;
+        ++content_count;
+        return r;
+    }
+
+    void index(std::int64_t content_id, std::string_view raw) {
+        mime::message_index mi = mime::parse(raw, opts.index_limits);
+        sha256 hh = header_hash(raw);
+        {
+            auto s = stmt(
+                "INSERT OR REPLACE INTO header_index (content_id, parse_status, message_id, "
+                "in_reply_to, refs, from_addr, to_addr, cc_addr, subject, date_epoch, date_raw, "
+                "header_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+            s->bind(1, content_id).bind(2, mi.parsed ? "ok" : "failed");
+            auto opt = [&](int i, const std::string& v) {
+                if (v.empty())
+                    s->bind_null(i);
+                else
+                    s->bind(i, std::string_view(v));
+            };
+            opt(3, mi.message_id);
+            opt(4, mi.in_reply_to);
+            opt(5, join(mi.references));
+            opt(6, mi.from);
+            opt(7, mi.to);
+            opt(8, mi.cc);
+            opt(9, mi.subject);
+            s->bind(10, mi.date_epoch);
+            opt(11, mi.date_raw);
+            s->bind_blob(12, hh.view());
+            s->run();
+        }
+        {
+            auto del = stmt("DELETE FROM message_fts WHERE rowid = ?");
+            del->bind(1, content_id);
+            del->run();
+        }
+        if (mi.parsed) {
+            auto s =
+                stmt("INSERT INTO message_fts (rowid, subject, addresses, body) VALUES (?,?,?,?)");
+            std::string addrs = mi.from;
+            for (const auto* a : {&mi.to, &mi.cc})
+                if (!a->empty()) addrs += (addrs.empty() ? "" : ", ") + *a;
+            s->bind(1, content_id)
+                .bind(2, std::string_view(mi.subject))
+                .bind(3, std::string_view(addrs))
+                .bind(4, std::string_view(mi.text));
+            s->run();
+        }
+        auto u = stmt("UPDATE contents SET indexed = 1 WHERE id = ?");
+        u->bind(1, content_id);
+        u->run();
+    }
+
+    // Streams one content's bytes: decompress chunk by chunk, re-hash, compare.
+    mv::error stream(const content_info& c, const sink_fn& sink) {
+        auto s = db.prepare("SELECT seq, data FROM chunks WHERE content_id = ? ORDER BY seq");
+        s.bind(1, c.id);
+        sha256_hasher hasher;
+        std::uint64_t total = 0;
+        std::int64_t expected_seq = 0;
+        std::string buf;
+        std::optional<std::int64_t> dict =
+            c.codec == "zstd" ? c.dictionary_id : std::optional<std::int64_t>{};
+        auto fail = [&](std::string what) {
+            s.reset();
+            return mv::error(errc::archive_corrupt, "content " + c.hash.hex() + ": " + what);
+        };
+        while (s.step()) {
+            if (s.int64(0) != expected_seq)
+                return fail("chunk " + std::to_string(expected_seq) + " is missing");
+            ++expected_seq;
+            std::string_view data = s.blob(1);
+            std::string_view piece;
+            if (c.codec == "zstd") {
+                if (auto e = zstd.decompress(data, dict, c.chunk_size, buf))
+                    return fail("chunk " + std::to_string(expected_seq - 1) + ": " + e.message);
+                piece = buf;
+            } else {
+                piece = data;
+            }
+            bool last = static_cast<std::uint64_t>(expected_seq) == c.chunk_count;
+            if (piece.size() > c.chunk_size || (!last && piece.size() != c.chunk_size))
+                return fail("chunk " + std::to_string(expected_seq - 1) + " has a wrong size");
+            total += piece.size();
+            hasher.update(piece);
+            if (sink) sink(piece);
+        }
+        if (static_cast<std::uint64_t>(expected_seq) != c.chunk_count)
+            return fail("has " + std::to_string(expected_seq) + " chunks, expected " +
+                        std::to_string(c.chunk_count));
+        if (total != c.raw_size)
+            return fail("size " + std::to_string(total) + " differs from recorded " +
+                        std::to_string(c.raw_size));
+        if (hasher.final() != c.hash) return fail("SHA-256 mismatch (stored bytes are damaged)");
+        return {};
+    }
+
+    void maybe_train() {
+        if (!opts.dictionary.enabled || current_dict || training_attempted) return;
+        if (content_count < opts.dictionary.min_messages) return;
+        training_attempted = true;
+        train();
+    }
+
+    std::optional<std::int64_t> train() {
+        require_writable();
+        std::vector<std::string> samples;
+        std::size_t sample_bytes = 0;
+        {
+            std::vector<std::int64_t> ids;
+            auto s = db.prepare("SELECT id FROM contents ORDER BY random() LIMIT ?");
+            s.bind(1, static_cast<std::int64_t>(opts.dictionary.max_samples));
+            while (s.step()) ids.push_back(s.int64(0));
+            for (auto id : ids) {
+                auto c = db.prepare(
+                    "SELECT c.codec, c.dictionary_id, c.chunk_size, k.data FROM contents c JOIN "
+                    "chunks k ON k.content_id = c.id AND k.seq = 0 WHERE c.id = ?");
+                c.bind(1, id);
+                if (!c.step()) continue;
+                std::string piece;
+                if (c.text(0) == "zstd") {
+                    if (zstd.decompress(c.blob(3), c.opt_int64(1), static_cast<size_t>(c.int64(2)),
+                                        piece))
+                        continue;
+                } else {
+                    piece = std::string(c.blob(3));
+                }
+                c.reset();
+                if (piece.size() > opts.dictionary.sample_prefix)
+                    piece.resize(opts.dictionary.sample_prefix);
+                if (piece.empty()) continue;
+                sample_bytes += piece.size();
+                samples.push_back(std::move(piece));
+            }
+        }
+        if (samples.size() < 16) return std::nullopt;
+        std::string dict = codec::train(samples, opts.dictionary.dict_size);
+        if (dict.empty()) return std::nullopt;
+        savepoint sp(*this);
+        auto s = stmt(
+            "INSERT INTO dictionaries (zstd_dict_id, created_at, sample_count, sample_bytes, data) "
+            "VALUES (?, ?, ?, ?, ?)");
+        s->bind(1, static_cast<std::int64_t>(codec::dictionary_id(dict)))
+            .bind(2, now())
+            .bind(3, static_cast<std::int64_t>(samples.size()))
+            .bind(4, static_cast<std::int64_t>(sample_bytes))
+            .bind_blob(5, dict);
+        s->run();
+        std::int64_t id = db.last_insert_rowid();
+        sp.release();
+        zstd.add_dictionary(id, std::move(dict));
+        current_dict = id;
+        return id;
+    }
+
+    mailbox_state read_mailbox(sql::statement& s) {
+        mailbox_state m;
+        m.id = s.int64(0);
+        m.account_id = s.int64(1);
+        m.wire_name = s.text(2);
+        m.name = s.text(3);
+        m.delimiter = s.opt_text(4);
+        m.special_use = s.opt_text(5);
+        if (auto v = s.opt_int64(6)) m.uidvalidity = static_cast<std::uint32_t>(*v);
+        if (auto v = s.opt_int64(7)) m.uidnext = static_cast<std::uint32_t>(*v);
+        if (auto v = s.opt_int64(8)) m.highestmodseq = static_cast<std::uint64_t>(*v);
+        if (auto v = s.opt_int64(9)) m.last_uid = static_cast<std::uint32_t>(*v);
+        m.generation = s.int64(10);
+        m.last_synced = s.opt_int64(11);
+        return m;
+    }
+
+#define MV_MAILBOX_COLS                                                               \
+    "id, account_id, wire_name, name, delimiter, special_use, uidvalidity, uidnext, " \
+    "highestmodseq, last_uid, generation, last_synced"
+
+    std::optional<mailbox_state> mailbox(std::int64_t id) {
+        auto s = stmt("SELECT " MV_MAILBOX_COLS " FROM mailboxes WHERE id = ?");
+        s->bind(1, id);
+        if (!s->step()) return std::nullopt;
+        return read_mailbox(*s);
+    }
+
+    mailbox_state must_mailbox(std::int64_t id) {
+        auto m = mailbox(id);
+        if (!m) misuse("no mailbox with id " + std::to_string(id));
+        return *m;
+    }
+
+    std::int64_t content_id(const sha256& h) {
+        auto s = stmt("SELECT id FROM contents WHERE sha256 = ?");
+        s->bind_blob(1, h.view());
+        if (!s->step()) misuse("content " + h.hex() + " is not in the archive: put_content first");
+        return s->int64(0);
+    }
+
+    static entry_view read_entry(sql::statement& s, int base) {
+        // columns: id, generation, uid, uidl, flags, modseq, internaldate, size, sha256,
+        // expunged_at
+        entry_view e;
+        e.id = s.int64(base);
+        e.generation = s.int64(base + 1);
+        if (auto v = s.opt_int64(base + 2)) e.uid = static_cast<std::uint32_t>(*v);
+        e.uidl = s.opt_text(base + 3);
+        e.flags = s.text(base + 4);
+        if (auto v = s.opt_int64(base + 5)) e.modseq = static_cast<std::uint64_t>(*v);
+        e.internaldate = s.opt_int64(base + 6);
+        e.size = static_cast<std::uint64_t>(s.int64(base + 7));
+        e.content = blob_hash(s.blob(base + 8));
+        e.expunged_at = s.opt_int64(base + 9);
+        return e;
+    }
+
+#define MV_ENTRY_COLS                                                                          \
+    "e.id, e.generation, e.uid, e.uidl, e.flags, e.modseq, e.internaldate, e.size, c.sha256, " \
+    "e.expunged_at"
+
+    std::vector<entry_location> locations(std::int64_t content_id) {
+        std::vector<entry_location> out;
+        auto s = db.prepare(
+            "SELECT a.name, m.name, e.uid, e.uidl FROM entries e JOIN mailboxes m ON m.id = "
+            "e.mailbox_id JOIN accounts a ON a.id = m.account_id WHERE e.content_id = ? ORDER BY "
+            "e.id");
+        s.bind(1, content_id);
+        while (s.step()) {
+            entry_location l{s.text(0), s.text(1), std::nullopt, s.opt_text(3)};
+            if (auto v = s.opt_int64(2)) l.uid = static_cast<std::uint32_t>(*v);
+            out.push_back(std::move(l));
+        }
+        return out;
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+transaction::transaction(archive& a) : a_(&a) {
+    if (!a.d_) misuse("transaction on a closed archive");
+    a.d_->require_writable();
+    if (a.d_->db.in_transaction()) misuse("transactions do not nest");
+    a.d_->db.exec("BEGIN IMMEDIATE");
+}
+
+transaction::~transaction() {
+    if (done_ || !a_->d_) return;
+    sqlite3_exec(a_->d_->db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    a_->d_->after_rollback();
+}
+
+void transaction::commit(durability d) {
+    if (done_) misuse("transaction committed twice");
+    auto& i = *a_->d_;
+    i.db.exec("COMMIT");
+    done_ = true;
+    if (d == durability::full) {
+        // synchronous cannot change inside a transaction; a second, tiny commit made with
+        // synchronous=FULL fsyncs the WAL, and with it every frame before it (ours included).
+        i.db.exec("PRAGMA synchronous = FULL");
+        try {
+            i.db.exec("BEGIN IMMEDIATE");
+            auto s = i.stmt(
+                "INSERT INTO meta (key, value) VALUES ('last_durable_commit', ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = excluded.value");
+            s->bind(1, std::to_string(i.now()));
+            s->run();
+            i.db.exec("COMMIT");
+        } catch (...) {
+            sqlite3_exec(i.db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+            i.db.exec("PRAGMA synchronous = NORMAL");
+            throw;
+        }
+        i.db.exec("PRAGMA synchronous = NORMAL");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+archive::archive(const std::filesystem::path& path, options opts)
+    : d_(std::make_unique<impl>(path, std::move(opts))) {
+    d_->open();
+}
+
+archive::~archive() {
+    close();
+}
+archive::archive(archive&&) noexcept = default;
+archive& archive::operator=(archive&&) noexcept = default;
+
+void archive::close() noexcept {
+    if (!d_) return;
+    d_->cache.clear();
+    d_->db.close();
+    d_.reset();
+}
+
+int archive::schema_version() {
+    int v = 0;
+    for (const auto& m : embedded_migrations()) v = std::max(v, m.version);
+    return v;
+}
+
+int archive::user_version() const {
+    return d_->version;
+}
+const std::filesystem::path& archive::path() const {
+    return d_->path;
+}
+
+std::int64_t archive::upsert_account(const account_info& a) {
+    d_->require_writable();
+    if (a.protocol != "imap" && a.protocol != "pop3") misuse("protocol must be imap or pop3");
+    auto s = d_->stmt(
+        "INSERT INTO accounts (name, protocol, host, username, created_at) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host, "
+        "username = excluded.username RETURNING id");
+    s->bind(1, std::string_view(a.name))
+        .bind(2, std::string_view(a.protocol))
+        .bind(3, std::string_view(a.host))
+        .bind(4, std::string_view(a.username))
+        .bind(5, d_->now());
+    if (!s->step()) misuse("upsert_account returned nothing");
+    return s->int64(0);
+}
+
+std::optional<std::int64_t> archive::find_account(std::string_view name) {
+    auto s = d_->stmt("SELECT id FROM accounts WHERE name = ?");
+    s->bind(1, name);
+    if (!s->step()) return std::nullopt;
+    return s->int64(0);
+}
+
+mailbox_state archive::upsert_mailbox(const mailbox_info& m) {
+    d_->require_writable();
+    std::int64_t id = 0;
+    {
+        auto s = d_->stmt(
+            "INSERT INTO mailboxes (account_id, wire_name, name, delimiter, special_use) VALUES "
+            "(?,?,?,?,?) ON CONFLICT(account_id, wire_name) DO UPDATE SET name = excluded.name, "
+            "delimiter = excluded.delimiter, special_use = excluded.special_use RETURNING id");
+        s->bind(1, m.account_id)
+            .bind(2, std::string_view(m.wire_name))
+            .bind(3, std::string_view(m.name))
+            .bind(4, m.delimiter)
+            .bind(5, m.special_use);
+        if (!s->step()) misuse("upsert_mailbox returned nothing");
+        id = s->int64(0);
+    }
+    return d_->must_mailbox(id);
+}
+
+std::optional<mailbox_state> archive::mailbox(std::int64_t id) {
+    return d_->mailbox(id);
+}
+
+std::optional<mailbox_state> archive::find_mailbox(std::int64_t account_id,
+                                                   std::string_view wire_name) {
+    auto s = d_->stmt("SELECT " MV_MAILBOX_COLS
+                      " FROM mailboxes WHERE account_id = ? AND wire_name = ?");
+    s->bind(1, account_id).bind(2, wire_name);
+    if (!s->step()) return std::nullopt;
+    return d_->read_mailbox(*s);
+}
+
+std::vector<mailbox_state> archive::mailboxes(std::int64_t account_id) {
+    std::vector<mailbox_state> out;
+    auto s = d_->db.prepare("SELECT " MV_MAILBOX_COLS
+                            " FROM mailboxes WHERE account_id = ? ORDER BY name");
+    s.bind(1, account_id);
+    while (s.step()) out.push_back(d_->read_mailbox(s));
+    return out;
+}
+
+void archive::set_watermarks(std::int64_t mailbox_id, const watermarks& w) {
+    d_->require_writable();
+    auto m = d_->must_mailbox(mailbox_id);
+    if (m.uidvalidity && *m.uidvalidity != w.uidvalidity)
+        misuse("mailbox " + m.name + ": UIDVALIDITY changed from " +
+               std::to_string(*m.uidvalidity) + " to " + std::to_string(w.uidvalidity) +
+               "; call begin_generation first");
+    auto s = d_->stmt(
+        "UPDATE mailboxes SET uidvalidity = ?, uidnext = ?, highestmodseq = ?, last_uid = ?, "
+        "last_synced = ? WHERE id = ?");
+    s->bind(1, static_cast<std::int64_t>(w.uidvalidity));
+    if (w.uidnext)
+        s->bind(2, static_cast<std::int64_t>(*w.uidnext));
+    else
+        s->bind_null(2);
+    if (w.highestmodseq)
+        s->bind(3, static_cast<std::int64_t>(*w.highestmodseq));
+    else
+        s->bind_null(3);
+    if (w.last_uid)
+        s->bind(4, static_cast<std::int64_t>(*w.last_uid));
+    else
+        s->bind_null(4);
+    s->bind(5, d_->now()).bind(6, mailbox_id);
+    s->run();
+}
+
+mailbox_state archive::begin_generation(std::int64_t mailbox_id, std::uint32_t new_uidvalidity) {
+    d_->require_writable();
+    auto m = d_->must_mailbox(mailbox_id);
+    impl::savepoint sp(*d_);
+    {
+        auto s = d_->stmt(
+            "INSERT INTO uidvalidity_events (mailbox_id, at, old_uidvalidity, new_uidvalidity, "
+            "old_generation, new_generation) VALUES (?,?,?,?,?,?)");
+        s->bind(1, mailbox_id).bind(2, d_->now());
+        if (m.uidvalidity)
+            s->bind(3, static_cast<std::int64_t>(*m.uidvalidity));
+        else
+            s->bind_null(3);
+        s->bind(4, static_cast<std::int64_t>(new_uidvalidity))
+            .bind(5, m.generation)
+            .bind(6, m.generation + 1);
+        s->run();
+    }
+    {
+        auto s = d_->stmt(
+            "UPDATE mailboxes SET uidvalidity = ?, generation = generation + 1, uidnext = NULL, "
+            "highestmodseq = NULL, last_uid = NULL WHERE id = ?");
+        s->bind(1, static_cast<std::int64_t>(new_uidvalidity)).bind(2, mailbox_id);
+        s->run();
+    }
+    sp.release();
+    return d_->must_mailbox(mailbox_id);
+}
+
+put_result archive::put_content(std::string_view raw) {
+    return d_->put(raw);
+}
+
+bool archive::has_content(const sha256& h) {
+    return d_->content_by_hash(h).has_value();
+}
+
+std::optional<content_info> archive::content(const sha256& h) {
+    return d_->content_by_hash(h);
+}
+
+mv::error archive::read_content(const sha256& h, const sink_fn& sink) {
+    auto c = d_->content_by_hash(h);
+    if (!c) return {errc::archive, "content " + h.hex() + " is not in the archive"};
+    return d_->stream(*c, sink);
+}
+
+mv::error archive::read_content(const sha256& h, std::string& out) {
+    out.clear();
+    auto c = d_->content_by_hash(h);
+    if (!c) return {errc::archive, "content " + h.hex() + " is not in the archive"};
+    out.reserve(c->raw_size);
+    auto e = d_->stream(*c, [&](std::string_view p) { out += p; });
+    if (e) out.clear();
+    return e;
+}
+
+std::vector<sha256> archive::find_contents_by_prefix(std::string_view hex_prefix,
+                                                     std::size_t limit) {
+    std::vector<sha256> out;
+    std::string p;
+    for (char ch : hex_prefix) {
+        if (!std::isxdigit(static_cast<unsigned char>(ch))) return out;
+        p += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    if (p.empty() || p.size() > 64) return out;
+    // hex(sha256) is upper case in SQLite. A range scan on the blob key would be faster; the
+    // prefix lookup is for interactive use only.
+    auto s = d_->db.prepare("SELECT sha256 FROM contents WHERE hex(sha256) LIKE ? || '%' LIMIT ?");
+    s.bind(1, std::string_view(p)).bind(2, static_cast<std::int64_t>(limit));
+    while (s.step()) out.push_back(blob_hash(s.blob(0)));
+    return out;
+}
+
+std::int64_t archive::index_pending(std::int64_t limit) {
+    d_->require_writable();
+    std::vector<std::pair<std::int64_t, sha256>> todo;
+    {
+        auto s =
+            d_->db.prepare("SELECT id, sha256 FROM contents WHERE indexed = 0 ORDER BY id LIMIT ?");
+        s.bind(1, limit);
+        while (s.step()) todo.emplace_back(s.int64(0), blob_hash(s.blob(1)));
+    }
+    std::int64_t n = 0;
+    std::string raw;
+    for (const auto& [id, h] : todo) {
+        if (read_content(h, raw)) continue;  // damaged: verify reports it
+        impl::savepoint sp(*d_);
+        d_->index(id, raw);
+        sp.release();
+        ++n;
+    }
+    return n;
+}
+
+std::optional<header_row> archive::headers(const sha256& h) {
+    auto s = d_->stmt(
+        "SELECT h.parse_status, h.message_id, h.in_reply_to, h.refs, h.from_addr, h.to_addr, "
+        "h.cc_addr, h.subject, h.date_raw, h.date_epoch FROM header_index h JOIN contents c ON "
+        "c.id = h.content_id WHERE c.sha256 = ?");
+    s->bind_blob(1, h.view());
+    if (!s->step()) return std::nullopt;
+    header_row r;
+    r.parse_status = s->text(0);
+    r.message_id = s->text(1);
+    r.in_reply_to = s->text(2);
+    r.references = s->text(3);
+    r.from = s->text(4);
+    r.to = s->text(5);
+    r.cc = s->text(6);
+    r.subject = s->text(7);
+    r.date_raw = s->text(8);
+    r.date_epoch = s->opt_int64(9);
+    return r;
+}
+
+std::optional<std::int64_t> archive::current_dictionary() const {
+    return d_->current_dict;
+}
+
+std::optional<std::int64_t> archive::train_dictionary() {
+    return d_->train();
+}
+
+recompress_stats archive::recompress(const recompress_options& o, const progress_fn& progress) {
+    d_->require_writable();
+    recompress_stats st;
+    if (o.retrain || (o.train_if_missing && !d_->current_dict)) d_->train();
+    auto dict = d_->current_dict;
+    std::int64_t total = 0;
+    {
+        auto s = d_->db.prepare("SELECT count(*) FROM contents WHERE dictionary_id IS NOT ?");
+        s.bind(1, dict);
+        if (s.step()) total = s.int64(0);
+    }
+    std::int64_t cursor = 0;
+    std::size_t batch = std::max<std::size_t>(1, o.batch);
+    std::string raw;
+    std::vector<std::string> frames;
+    while (true) {
+        std::vector<std::pair<std::int64_t, sha256>> ids;
+        {
+            auto s = d_->db.prepare(
+                "SELECT id, sha256 FROM contents WHERE id > ? AND dictionary_id IS NOT ? ORDER "
+                "BY id LIMIT ?");
+            s.bind(1, cursor).bind(2, dict).bind(3, static_cast<std::int64_t>(batch));
+            while (s.step()) ids.emplace_back(s.int64(0), blob_hash(s.blob(1)));
+        }
+        if (ids.empty()) break;
+        transaction tx(*this);
+        for (const auto& [id, h] : ids) {
+            cursor = id;
+            ++st.examined;
+            auto c = d_->content_by_hash(h);
+            if (!c || read_content(h, raw)) continue;  // damaged contents are left for verify
+            std::uint64_t stored = 0;
+            if (!d_->compress_all(raw, dict, c->chunk_size, frames, stored)) continue;
+            if (stored >= c->stored_size) continue;
+            {
+                auto del = d_->stmt("DELETE FROM chunks WHERE content_id = ?");
+                del->bind(1, id);
+                del->run();
+            }
+            d_->write_chunks(id, raw, c->chunk_size, frames);
+            auto u = d_->stmt(
+                "UPDATE contents SET codec = 'zstd', dictionary_id = ?, stored_size = ? WHERE id = "
+                "?");
+            u->bind(1, dict).bind(2, static_cast<std::int64_t>(stored)).bind(3, id);
+            u->run();
+            ++st.rewritten;
+            st.bytes_before += static_cast<std::int64_t>(c->stored_size);
+            st.bytes_after += static_cast<std::int64_t>(stored);
+        }
+        tx.commit();
+        if (progress) progress(st.examined, total);
+    }
+    return st;
+}
+
+upsert_result archive::upsert_entry(const entry_record& e) {
+    d_->require_writable();
+    if (e.uid.has_value() == e.uidl.has_value()) misuse("an entry has either a uid or a uidl");
+    auto m = d_->must_mailbox(e.mailbox_id);
+    if (e.uid) {
+        if (!m.uidvalidity)
+            misuse("mailbox " + m.name + " has no UIDVALIDITY: set_watermarks first");
+        if (e.uidvalidity && *e.uidvalidity != *m.uidvalidity)
+            misuse("entry UIDVALIDITY " + std::to_string(*e.uidvalidity) + " is not mailbox " +
+                   m.name + "'s current " + std::to_string(*m.uidvalidity));
+    }
+    std::int64_t cid = d_->content_id(e.content);
+    std::string flags = canonical_flags(e.flags);
+    std::int64_t t = d_->now();
+
+    std::optional<std::int64_t> id, old_cid;
+    std::string old_flags;
+    std::optional<std::int64_t> old_modseq, old_expunged;
+    {
+        auto s = e.uid ? d_->stmt(
+                             "SELECT id, flags, modseq, content_id, expunged_at FROM entries "
+                             "WHERE mailbox_id = ? AND generation = ? AND uid = ?")
+                       : d_->stmt(
+                             "SELECT id, flags, modseq, content_id, expunged_at FROM entries "
+                             "WHERE mailbox_id = ? AND generation = ? AND uidl = ?");
+        s->bind(1, e.mailbox_id).bind(2, m.generation);
+        if (e.uid)
+            s->bind(3, static_cast<std::int64_t>(*e.uid));
+        else
+            s->bind(3, std::string_view(*e.uidl));
+        if (s->step()) {
+            id = s->int64(0);
+            old_flags = s->text(1);
+            old_modseq = s->opt_int64(2);
+            old_cid = s->int64(3);
+            old_expunged = s->opt_int64(4);
+        }
+    }
+    std::optional<std::int64_t> modseq;
+    if (e.modseq) modseq = static_cast<std::int64_t>(*e.modseq);
+    if (!id) {
+        auto s = d_->stmt(
+            "INSERT INTO entries (mailbox_id, generation, uidvalidity, uid, uidl, flags, modseq, "
+            "internaldate, size, content_id, first_seen, last_seen) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?)");
+        s->bind(1, e.mailbox_id).bind(2, m.generation);
+        if (e.uid)
+            s->bind(3, static_cast<std::int64_t>(*m.uidvalidity))
+                .bind(4, static_cast<std::int64_t>(*e.uid))
+                .bind_null(5);
+        else
+            s->bind_null(3).bind_null(4).bind(5, std::string_view(*e.uidl));
+        s->bind(6, std::string_view(flags))
+            .bind(7, modseq)
+            .bind(8, e.internaldate)
+            .bind(9, static_cast<std::int64_t>(e.size))
+            .bind(10, cid)
+            .bind(11, t)
+            .bind(12, t);
+        s->run();
+        return upsert_result::inserted;
+    }
+    if (*old_cid != cid) return upsert_result::content_conflict;
+    bool flags_changed = flags != old_flags;
+    if (!flags_changed && modseq == old_modseq && !old_expunged) return upsert_result::unchanged;
+    impl::savepoint sp(*d_);
+    if (flags_changed) {
+        auto h = d_->stmt(
+            "INSERT INTO flag_history (entry_id, changed_at, old_flags, new_flags, modseq) VALUES "
+            "(?,?,?,?,?)");
+        h->bind(1, *id)
+            .bind(2, t)
+            .bind(3, std::string_view(old_flags))
+            .bind(4, std::string_view(flags))
+            .bind(5, modseq);
+        h->run();
+    }
+    auto u = d_->stmt(
+        "UPDATE entries SET flags = ?, modseq = ?, last_seen = ?, expunged_at = NULL WHERE id = ?");
+    u->bind(1, std::string_view(flags)).bind(2, modseq).bind(3, t).bind(4, *id);
+    u->run();
+    sp.release();
+    return upsert_result::updated;
+}
+
+bool archive::update_flags(std::int64_t mailbox_id, std::uint32_t uid,
+                           std::vector<std::string> flags_in,
+                           std::optional<std::uint64_t> modseq_in) {
+    d_->require_writable();
+    auto m = d_->must_mailbox(mailbox_id);
+    std::string flags = canonical_flags(std::move(flags_in));
+    std::optional<std::int64_t> modseq;
+    if (modseq_in) modseq = static_cast<std::int64_t>(*modseq_in);
+    std::int64_t id = 0;
+    std::string old;
+    {
+        auto s = d_->stmt(
+            "SELECT id, flags FROM entries WHERE mailbox_id = ? AND generation = ? AND uid = ?");
+        s->bind(1, mailbox_id).bind(2, m.generation).bind(3, static_cast<std::int64_t>(uid));
+        if (!s->step()) return false;
+        id = s->int64(0);
+        old = s->text(1);
+    }
+    std::int64_t t = d_->now();
+    impl::savepoint sp(*d_);
+    bool changed = old != flags;
+    if (changed) {
+        auto h = d_->stmt(
+            "INSERT INTO flag_history (entry_id, changed_at, old_flags, new_flags, modseq) VALUES "
+            "(?,?,?,?,?)");
+        h->bind(1, id)
+            .bind(2, t)
+            .bind(3, std::string_view(old))
+            .bind(4, std::string_view(flags))
+            .bind(5, modseq);
+        h->run();
+    }
+    auto u = d_->stmt(
+        "UPDATE entries SET flags = ?, modseq = coalesce(?, modseq), last_seen = ? WHERE id = ?");
+    u->bind(1, std::string_view(flags)).bind(2, modseq).bind(3, t).bind(4, id);
+    u->run();
+    sp.release();
+    return changed;
+}
+
+std::int64_t archive::mark_expunged(std::int64_t mailbox_id, std::span<const std::uint32_t> uids) {
+    d_->require_writable();
+    auto m = d_->must_mailbox(mailbox_id);
+    std::int64_t n = 0, t = d_->now();
+    impl::savepoint sp(*d_);
+    for (auto uid : uids) {
+        auto s = d_->stmt(
+            "UPDATE entries SET expunged_at = ? WHERE mailbox_id = ? AND generation = ? AND uid = "
+            "? AND expunged_at IS NULL");
+        s->bind(1, t)
+            .bind(2, mailbox_id)
+            .bind(3, m.generation)
+            .bind(4, static_cast<std::int64_t>(uid));
+        s->run();
+        n += d_->db.changes();
+    }
+    sp.release();
+    return n;
+}
+
+std::int64_t archive::mark_expunged_uidl(std::int64_t mailbox_id,
+                                         std::span<const std::string> uidls) {
+    d_->require_writable();
+    auto m = d_->must_mailbox(mailbox_id);
+    std::int64_t n = 0, t = d_->now();
+    impl::savepoint sp(*d_);
+    for (const auto& u : uidls) {
+        auto s = d_->stmt(
+            "UPDATE entries SET expunged_at = ? WHERE mailbox_id = ? AND generation = ? AND uidl "
+            "= ? AND expunged_at IS NULL");
+        s->bind(1, t).bind(2, mailbox_id).bind(3, m.generation).bind(4, std::string_view(u));
+        s->run();
+        n += d_->db.changes();
+    }
+    sp.release();
+    return n;
+}
+
+void archive::for_each_entry(std::int64_t mailbox_id,
+                             const std::function<void(const entry_view&)>& fn,
+                             std::optional<std::int64_t> generation) {
+    std::int64_t gen = generation ? *generation : d_->must_mailbox(mailbox_id).generation;
+    auto s = d_->db.prepare("SELECT " MV_ENTRY_COLS
+                            " FROM entries e JOIN contents c ON c.id = e.content_id WHERE "
+                            "e.mailbox_id = ? AND e.generation = ? ORDER BY e.uid, e.uidl");
+    s.bind(1, mailbox_id).bind(2, gen);
+    while (s.step()) fn(impl::read_entry(s, 0));
+}
+
+std::vector<entry_view> archive::list_entries(std::int64_t mailbox_id,
+                                              std::optional<std::int64_t> generation) {
+    std::vector<entry_view> out;
+    for_each_entry(
+        mailbox_id, [&](const entry_view& e) { out.push_back(e); }, generation);
+    return out;
+}
+
+void archive::for_each_located_entry(const entry_filter& f,
+                                     const std::function<void(const located_entry&)>& fn) {
+    auto s = d_->db.prepare(
+        "SELECT a.name, m.name, m.delimiter, " MV_ENTRY_COLS
+        " FROM entries e JOIN contents c ON c.id = e.content_id JOIN mailboxes m ON m.id = "
+        "e.mailbox_id JOIN accounts a ON a.id = m.account_id WHERE (?1 IS NULL OR a.name = ?1) "
+        "AND (?2 IS NULL OR m.name = ?2 OR m.wire_name = ?2) AND (?3 OR e.expunged_at IS NULL) "
+        "ORDER BY a.name, m.name, e.generation, e.uid, e.uidl");
+    s.bind(1, f.account).bind(2, f.mailbox).bind(3, static_cast<std::int64_t>(f.include_expunged));
+    while (s.step()) {
+        located_entry le{s.text(0), s.text(1), s.opt_text(2), impl::read_entry(s, 3)};
+        fn(le);
+    }
+}
+
+std::optional<entry_view> archive::find_entry(std::string_view account, std::string_view mbox,
+                                              std::uint32_t uid) {
+    auto s = d_->db.prepare(
+        "SELECT " MV_ENTRY_COLS
+        " FROM entries e JOIN contents c ON c.id = e.content_id JOIN mailboxes m ON m.id = "
+        "e.mailbox_id JOIN accounts a ON a.id = m.account_id WHERE a.name = ? AND (m.name = ?2 "
+        "OR m.wire_name = ?2) AND e.uid = ? ORDER BY e.generation DESC LIMIT 1");
+    s.bind(1, account).bind(2, mbox).bind(3, static_cast<std::int64_t>(uid));
+    if (!s.step()) return std::nullopt;
+    auto e = impl::read_entry(s, 0);
+    s.reset();
+    return e;
+}
+
+std::vector<sha256> archive::find_by_size_and_message_id(std::uint64_t size,
+                                                         std::string_view message_id) {
+    std::vector<sha256> out;
+    auto s = d_->stmt(
+        "SELECT c.sha256 FROM header_index h JOIN contents c ON c.id = h.content_id WHERE "
+        "h.message_id = ? AND c.raw_size = ?");
+    s->bind(1, message_id).bind(2, static_cast<std::int64_t>(size));
+    while (s->step()) out.push_back(blob_hash(s->blob(0)));
+    return out;
+}
+
+std::vector<sha256> archive::find_by_header_hash(const sha256& hh) {
+    std::vector<sha256> out;
+    auto s = d_->stmt(
+        "SELECT c.sha256 FROM header_index h JOIN contents c ON c.id = h.content_id WHERE "
+        "h.header_hash = ?");
+    s->bind_blob(1, hh.view());
+    while (s->step()) out.push_back(blob_hash(s->blob(0)));
+    return out;
+}
+
+std::int64_t archive::begin_sync_run(std::optional<std::int64_t> account_id) {
+    d_->require_writable();
+    auto s = d_->stmt("INSERT INTO sync_runs (account_id, started_at) VALUES (?, ?)");
+    s->bind(1, account_id).bind(2, d_->now());
+    s->run();
+    return d_->db.last_insert_rowid();
+}
+
+void archive::finish_sync_run(std::int64_t run_id, std::string_view status, const sync_counters& c,
+                              std::string_view detail) {
+    d_->require_writable();
+    auto s = d_->stmt(
+        "UPDATE sync_runs SET finished_at = ?, status = ?, messages_new = ?, messages_updated = ?, "
+        "messages_expunged = ?, bytes_fetched = ?, errors = ?, detail = ? WHERE id = ?");
+    s->bind(1, d_->now())
+        .bind(2, status)
+        .bind(3, c.messages_new)
+        .bind(4, c.messages_updated)
+        .bind(5, c.messages_expunged)
+        .bind(6, c.bytes_fetched)
+        .bind(7, c.errors);
+    if (detail.empty())
+        s->bind_null(8);
+    else
+        s->bind(8, detail);
+    s->bind(9, run_id);
+    s->run();
+}
+
+std::int64_t archive::audit_append(std::string_view kind, std::string_view payload) {
+    d_->require_writable();
+    impl::savepoint sp(*d_);
+    std::int64_t seq = 1;
+    std::string prev(32, '\0');
+    {
+        auto s = d_->stmt("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+        if (s->step()) {
+            seq = s->int64(0) + 1;
+            prev = std::string(s->blob(1));
+        }
+    }
+    std::int64_t at = d_->now();
+    sha256 h = audit_hash(prev, seq, at, kind, payload);
+    {
+        auto s = d_->stmt(
+            "INSERT INTO audit_log (seq, at, kind, payload, prev_hash, hash) VALUES (?,?,?,?,?,?)");
+        s->bind(1, seq)
+            .bind(2, at)
+            .bind(3, kind)
+            .bind(4, payload)
+            .bind_blob(5, prev)
+            .bind_blob(6, h.view());
+        s->run();
+    }
+    {
+        auto s = d_->stmt(
+            "INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE "
+            "SET value = excluded.value");
+        s->bind(1, std::to_string(seq) + ":" + h.hex());
+        s->run();
+    }
+    sp.release();
+    return seq;
+}
+
+audit_report archive::audit_verify() {
+    audit_report r;
+    auto s = d_->db.prepare(
+        "SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq");
+    std::string prev(32, '\0');
+    std::int64_t expected = 1;
+    std::string last_head;
+    while (s.step()) {
+        ++r.rows;
+        std::int64_t seq = s.int64(0);
+        std::string where = "audit row " + std::to_string(seq);
+        if (seq != expected)
+            r.problems.push_back("audit rows " + std::to_string(expected) + ".." +
+                                 std::to_string(seq - 1) + " are missing");
+        if (s.blob(4) != std::string_view(prev))
+            r.problems.push_back(
+                where + ": prev_hash does not match the previous row (deleted or reordered rows)");
+        sha256 h = audit_hash(s.blob(4), seq, s.int64(1), s.blob(2), s.blob(3));
+        if (h.view() != s.blob(5))
+            r.problems.push_back(where + ": content does not match its hash (edited)");
+        prev = std::string(s.blob(5));
+        expected = seq + 1;
+        last_head = std::to_string(seq) + ":" + blob_hash(prev).hex();
+    }
+    std::string head;
+    {
+        auto m = d_->db.prepare("SELECT value FROM meta WHERE key = 'audit_head'");
+        if (m.step()) head = m.text(0);
+    }
+    if (head != last_head)
+        r.problems.push_back("audit head is " + (head.empty() ? std::string("absent") : head) +
+                             " but the last row is " +
+                             (last_head.empty() ? std::string("absent") : last_head) +
+                             " (rows deleted at the end?)");
+    return r;
+}
+
+std::vector<search_hit> archive::search(std::string_view q, std::size_t limit) {
+    std::vector<search_hit> out;
+    try {
+        auto s = d_->db.prepare(
+            "SELECT c.sha256, h.date_epoch, h.from_addr, h.subject, (SELECT a.name || '/' || "
+            "m.name FROM entries e JOIN mailboxes m ON m.id = e.mailbox_id JOIN accounts a ON "
+            "a.id = m.account_id WHERE e.content_id = c.id ORDER BY e.id LIMIT 1) FROM message_fts "
+            "f JOIN contents c ON c.id = f.rowid LEFT JOIN header_index h ON h.content_id = c.id "
+            "WHERE message_fts MATCH ? ORDER BY f.rank LIMIT ?");
+        s.bind(1, q).bind(2, static_cast<std::int64_t>(limit));
+        while (s.step()) {
+            search_hit h;
+            h.content = blob_hash(s.blob(0));
+            h.date_epoch = s.opt_int64(1);
+            h.from = s.text(2);
+            h.subject = s.text(3);
+            h.location = s.text(4);
+            out.push_back(std::move(h));
+        }
+    } catch (const mv::failure& f) {
+        if (f.err.code == errc::archive && f.err.message.find("fts5") != std::string::npos)
+            throw mv::failure(errc::usage, "bad search query: " + f.err.message);
+        throw;
+    }
+    return out;
+}
+
+std::vector<mailbox_stats> archive::stats() {
+    std::vector<mailbox_stats> out;
+    auto s = d_->db.prepare(
+        "SELECT a.name, m.name, sum(e.expunged_at IS NULL), sum(e.expunged_at IS NOT NULL), "
+        "sum(c.raw_size), sum(c.stored_size) FROM mailboxes m JOIN accounts a ON a.id = "
+        "m.account_id JOIN entries e ON e.mailbox_id = m.id JOIN contents c ON c.id = "
+        "e.content_id GROUP BY m.id ORDER BY a.name, m.name");
+    while (s.step())
+        out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.int64(4), s.int64(5)});
+    return out;
+}
+
+archive_totals archive::totals() {
+    archive_totals t;
+    auto s = d_->db.prepare(
+        "SELECT count(*), coalesce(sum(raw_size), 0), coalesce(sum(stored_size), 0), (SELECT "
+        "count(*) FROM entries), (SELECT count(*) FROM dictionaries) FROM contents");
+    if (s.step()) {
+        t.contents = s.int64(0);
+        t.raw_bytes = s.int64(1);
+        t.stored_bytes = s.int64(2);
+        t.entries = s.int64(3);
+        t.dictionaries = s.int64(4);
+        s.reset();
+    }
+    return t;
+}
+
+verify_report archive::verify(const progress_fn& progress) {
+    verify_report r;
+    {
+        auto s = d_->db.prepare("PRAGMA integrity_check");
+        while (s.step()) {
+            std::string line = s.text(0);
+            if (line != "ok") r.problems.push_back({"integrity_check: " + line, std::nullopt, {}});
+        }
+    }
+    {
+        auto s = d_->db.prepare("PRAGMA foreign_key_check");
+        while (s.step())
+            r.problems.push_back(
+                {"foreign key broken in table " + s.text(0) + " row " + std::to_string(s.int64(1)),
+                 std::nullopt,
+                 {}});
+    }
+    std::int64_t total = 0;
+    {
+        auto s = d_->db.prepare("SELECT count(*) FROM contents");
+        if (s.step()) total = s.int64(0);
+        s.reset();
+    }
+    auto s = d_->db.prepare(
+        "SELECT id, sha256, raw_size, stored_size, codec, dictionary_id, chunk_size, chunk_count, "
+        "indexed FROM contents ORDER BY id");
+    while (s.step()) {
+        content_info c;
+        c.id = s.int64(0);
+        c.hash = blob_hash(s.blob(1));
+        c.raw_size = static_cast<std::uint64_t>(s.int64(2));
+        c.stored_size = static_cast<std::uint64_t>(s.int64(3));
+        c.codec = s.text(4);
+        c.dictionary_id = s.opt_int64(5);
+        c.chunk_size = static_cast<std::uint64_t>(s.int64(6));
+        c.chunk_count = static_cast<std::uint64_t>(s.int64(7));
+        if (auto e = d_->stream(c, {}))
+            r.problems.push_back({e.message, c.hash, d_->locations(c.id)});
+        ++r.contents_checked;
+        r.bytes_checked += static_cast<std::int64_t>(c.raw_size);
+        if (progress) progress(r.contents_checked, total);
+    }
+    auto a = audit_verify();
+    r.audit_rows = a.rows;
+    for (auto& p : a.problems) r.problems.push_back({std::move(p), std::nullopt, {}});
+    return r;
+}
+
+}  // namespace mv::archive
