@@ -18,26 +18,26 @@ std::vector<command>& registry() {
 
 int exit_code_for(mv::errc c) {
     switch (c) {
-    case errc::ok: return exit_ok;
-    case errc::config: return exit_config;
-    case errc::usage: return exit_usage;
-    case errc::auth: return exit_auth;
-    case errc::network:
-    case errc::timeout:
-    case errc::closed:
-    case errc::cancelled: return exit_network;
-    case errc::tls_certificate:
-    case errc::tls_hostname:
-    case errc::tls_handshake: return exit_tls;
-    case errc::protocol:
-    case errc::limit:
-    case errc::server_no:
-    case errc::server_bad:
-    case errc::unsupported: return exit_protocol;
-    case errc::archive:
-    case errc::io: return exit_archive;
-    case errc::archive_corrupt: return exit_verify_failed;
-    case errc::internal: return exit_internal;
+        case errc::ok: return exit_ok;
+        case errc::config: return exit_config;
+        case errc::usage: return exit_usage;
+        case errc::auth: return exit_auth;
+        case errc::network:
+        case errc::timeout:
+        case errc::closed:
+        case errc::cancelled: return exit_network;
+        case errc::tls_certificate:
+        case errc::tls_hostname:
+        case errc::tls_handshake: return exit_tls;
+        case errc::protocol:
+        case errc::limit:
+        case errc::server_no:
+        case errc::server_bad:
+        case errc::unsupported: return exit_protocol;
+        case errc::archive:
+        case errc::io: return exit_archive;
+        case errc::archive_corrupt: return exit_verify_failed;
+        case errc::internal: return exit_internal;
     }
     return exit_internal;
 }
@@ -47,7 +47,8 @@ int exit_code_for(mv::errc c) {
 namespace {
 
 void usage(std::ostream& out) {
-    out << "mailvault " MAILVAULT_VERSION " - mailbox sync and archival engine\n\n"
+    out << "mailvault " MAILVAULT_VERSION
+           " - mailbox sync and archival engine\n\n"
            "Usage: mailvault COMMAND [OPTIONS]   (mailvault COMMAND --help for its options)\n\n"
            "Commands:\n";
     for (const auto& c : mv::cli::registry()) {

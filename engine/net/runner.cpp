@@ -62,7 +62,7 @@ struct deflate_layer {
     bool ok = false;
     deflate_layer() {
         ok = inflateInit2(&in, -15) == Z_OK && deflateInit2(&out, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-                                                             -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+                                                            -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
     }
     ~deflate_layer() {
         inflateEnd(&in);
@@ -176,33 +176,32 @@ struct connection::impl {
                 else
                     X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), 0);
             }
-            tls->set_verify_callback([this, pinned](bool preverified,
-                                                    asio::ssl::verify_context& vctx) {
-                X509_STORE_CTX* ctx = vctx.native_handle();
-                int depth = X509_STORE_CTX_get_error_depth(ctx);
-                if (pinned) {
-                    // A pin replaces chain trust: only the leaf's fingerprint decides.
-                    if (depth != 0) return true;
-                    peer_fingerprint = cert_fingerprint(X509_STORE_CTX_get_current_cert(ctx));
-                    if (peer_fingerprint == ep.tls_opts.fingerprint) return true;
-                    verify_error = -1;
-                    return false;
-                }
-                if (!preverified && verify_error == X509_V_OK) {
-                    verify_error = X509_STORE_CTX_get_error(ctx);
-                    verify_depth = depth;
-                    peer_fingerprint = cert_fingerprint(X509_STORE_CTX_get_current_cert(ctx));
-                }
-                return preverified;
-            });
+            tls->set_verify_callback(
+                [this, pinned](bool preverified, asio::ssl::verify_context& vctx) {
+                    X509_STORE_CTX* ctx = vctx.native_handle();
+                    int depth = X509_STORE_CTX_get_error_depth(ctx);
+                    if (pinned) {
+                        // A pin replaces chain trust: only the leaf's fingerprint decides.
+                        if (depth != 0) return true;
+                        peer_fingerprint = cert_fingerprint(X509_STORE_CTX_get_current_cert(ctx));
+                        if (peer_fingerprint == ep.tls_opts.fingerprint) return true;
+                        verify_error = -1;
+                        return false;
+                    }
+                    if (!preverified && verify_error == X509_V_OK) {
+                        verify_error = X509_STORE_CTX_get_error(ctx);
+                        verify_depth = depth;
+                        peer_fingerprint = cert_fingerprint(X509_STORE_CTX_get_current_cert(ctx));
+                    }
+                    return preverified;
+                });
         }
         std::size_t n = 0;
         error_code ec = step(
             [&](auto handler) {
-                tls->async_handshake(asio::ssl::stream_base::client,
-                                     [h = std::move(handler)](const error_code& e) mutable {
-                                         h(e, 0);
-                                     });
+                tls->async_handshake(
+                    asio::ssl::stream_base::client,
+                    [h = std::move(handler)](const error_code& e) mutable { h(e, 0); });
             },
             n);
         if (!ec) return {};
@@ -279,9 +278,9 @@ struct connection::impl {
             z.avail_out = static_cast<uInt>(zbuf.size());
             int rc = inflate(&z, Z_SYNC_FLUSH);
             if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END)
-                return mv::error(errc::protocol, "COMPRESS=DEFLATE stream from " + where() +
-                                                     " is corrupt (zlib: " +
-                                                     (z.msg ? z.msg : "error") + ")");
+                return mv::error(errc::protocol,
+                                 "COMPRESS=DEFLATE stream from " + where() +
+                                     " is corrupt (zlib: " + (z.msg ? z.msg : "error") + ")");
             std::size_t consumed = z_pending - z.avail_in;
             z_offset += consumed;
             z_pending -= consumed;
@@ -292,8 +291,8 @@ struct connection::impl {
                 return {};
             }
             if (consumed == 0 && z_pending > 0)
-                return mv::error(errc::protocol, "COMPRESS=DEFLATE stream from " + where() +
-                                                     " made no progress");
+                return mv::error(errc::protocol,
+                                 "COMPRESS=DEFLATE stream from " + where() + " made no progress");
         }
     }
 
@@ -345,19 +344,18 @@ std::unique_ptr<connection> connection::open(const endpoint& ep, mv::error& err)
     error_code ec;
     auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
     if (ec) {
-        err = mv::error(errc::network,
-                        "cannot resolve host '" + ep.host + "': " + ec.message() +
-                            "; check `host` in the config");
+        err = mv::error(errc::network, "cannot resolve host '" + ep.host + "': " + ec.message() +
+                                           "; check `host` in the config");
         return nullptr;
     }
     std::size_t n = 0;
     ec = p->step(
         [&](auto handler) {
-            asio::async_connect(p->sock, results,
-                                [h = std::move(handler)](const error_code& e,
-                                                         const tcp::endpoint&) mutable {
-                                    h(e, 0);
-                                });
+            asio::async_connect(
+                p->sock, results,
+                [h = std::move(handler)](const error_code& e, const tcp::endpoint&) mutable {
+                    h(e, 0);
+                });
         },
         n);
     if (ec) {
@@ -365,8 +363,8 @@ std::unique_ptr<connection> connection::open(const endpoint& ep, mv::error& err)
             err = mv::error(errc::timeout, "connecting to " + p->where() + " timed out after " +
                                                std::to_string(ep.timeout.count() / 1000) + " s");
         else
-            err = mv::error(errc::network, "cannot connect to " + p->where() + ": " +
-                                               ec.message() + "; check host, port and network");
+            err = mv::error(errc::network, "cannot connect to " + p->where() + ": " + ec.message() +
+                                               "; check host, port and network");
         return nullptr;
     }
     p->sock.set_option(tcp::no_delay(true), ec);
@@ -383,56 +381,60 @@ mv::error connection::run(operation& op) {
     next_action a = op.resume(io_result::start());
     for (;;) {
         switch (a.kind) {
-        case action_kind::done:
-            return a.err;
-        case action_kind::write: {
-            if (auto e = s.do_write(a.data)) {
-                s.fail(e);
-                a = op.resume(io_result::failed(e));
-                // The operation must finish on failure; report the network error either way.
-                return a.kind == action_kind::done && a.err ? a.err : e;
+            case action_kind::done: return a.err;
+            case action_kind::write: {
+                if (auto e = s.do_write(a.data)) {
+                    s.fail(e);
+                    a = op.resume(io_result::failed(e));
+                    // The operation must finish on failure; report the network error either way.
+                    return a.kind == action_kind::done && a.err ? a.err : e;
+                }
+                a = op.resume(io_result::written());
+                break;
             }
-            a = op.resume(io_result::written());
-            break;
-        }
-        case action_kind::read: {
-            std::string_view got;
-            if (auto e = s.next_read(got)) {
-                s.fail(e);
-                a = op.resume(io_result::failed(e));
-                return a.kind == action_kind::done && a.err ? a.err : e;
+            case action_kind::read: {
+                std::string_view got;
+                if (auto e = s.next_read(got)) {
+                    s.fail(e);
+                    a = op.resume(io_result::failed(e));
+                    return a.kind == action_kind::done && a.err ? a.err : e;
+                }
+                a = op.resume(io_result::read(got));
+                break;
             }
-            a = op.resume(io_result::read(got));
-            break;
-        }
-        case action_kind::tls_handshake: {
-            if (s.tls) return s.fail(mv::error(errc::protocol, "TLS requested twice"));
-            if (s.zlib)
-                return s.fail(mv::error(errc::protocol, "STARTTLS after COMPRESS is not allowed"));
-            if (auto e = s.setup_tls_context()) return s.fail(e);
-            if (auto e = s.handshake()) {
-                s.fail(e);
-                op.resume(io_result::failed(e));
-                return e;
+            case action_kind::tls_handshake: {
+                if (s.tls) return s.fail(mv::error(errc::protocol, "TLS requested twice"));
+                if (s.zlib)
+                    return s.fail(
+                        mv::error(errc::protocol, "STARTTLS after COMPRESS is not allowed"));
+                if (auto e = s.setup_tls_context()) return s.fail(e);
+                if (auto e = s.handshake()) {
+                    s.fail(e);
+                    op.resume(io_result::failed(e));
+                    return e;
+                }
+                a = op.resume(io_result::tls_done());
+                break;
             }
-            a = op.resume(io_result::tls_done());
-            break;
-        }
-        case action_kind::start_deflate: {
-            if (!s.zlib) {
-                s.zlib = std::make_unique<deflate_layer>();
-                if (!s.zlib->ok) return s.fail(mv::error(errc::internal, "zlib init failed"));
+            case action_kind::start_deflate: {
+                if (!s.zlib) {
+                    s.zlib = std::make_unique<deflate_layer>();
+                    if (!s.zlib->ok) return s.fail(mv::error(errc::internal, "zlib init failed"));
+                }
+                a = op.resume(io_result::deflate_started());
+                break;
             }
-            a = op.resume(io_result::deflate_started());
-            break;
-        }
         }
     }
 }
 
-bool connection::tls_active() const { return p_->tls.has_value(); }
+bool connection::tls_active() const {
+    return p_->tls.has_value();
+}
 
-const io_counters& connection::counters() const { return p_->counters; }
+const io_counters& connection::counters() const {
+    return p_->counters;
+}
 
 void connection::cancel() {
     p_->cancelled = true;

@@ -14,31 +14,31 @@ class line_op : public mv::operation {
 public:
     // Flow: greeting line -> (write command, read reply line)* -> done. After the command at
     // `tls_after` (if >= 0) and a reply starting with `tls_ok`, asks for a TLS handshake.
-    explicit line_op(std::vector<std::string> commands, int tls_after = -1,
-                     std::string tls_ok = "")
+    explicit line_op(std::vector<std::string> commands, int tls_after = -1, std::string tls_ok = "")
         : commands_(std::move(commands)), tls_after_(tls_after), tls_ok_(std::move(tls_ok)) {}
 
     std::vector<std::string> replies;  // replies[0] is the greeting
 
     mv::next_action resume(mv::io_result r) override {
         switch (r.kind) {
-        case io_kind::start: return next_action::read();
-        case io_kind::failed: return next_action::finish(r.err);
-        case io_kind::tls_done: return send_next();
-        case io_kind::written: return next_action::read();
-        case io_kind::deflate_started: return next_action::finish({errc::internal, "no deflate"});
-        case io_kind::read: {
-            buf_ += r.bytes;
-            auto eol = buf_.find("\r\n");
-            if (eol == std::string::npos) return next_action::read();
-            replies.push_back(buf_.substr(0, eol));
-            buf_.erase(0, eol + 2);
-            int answered = static_cast<int>(replies.size()) - 2;  // index of command answered
-            if (answered >= 0 && answered == tls_after_ &&
-                replies.back().rfind(tls_ok_, 0) == 0)
-                return next_action::tls_handshake();
-            return send_next();
-        }
+            case io_kind::start: return next_action::read();
+            case io_kind::failed: return next_action::finish(r.err);
+            case io_kind::tls_done: return send_next();
+            case io_kind::written: return next_action::read();
+            case io_kind::deflate_started:
+                return next_action::finish({errc::internal, "no deflate"});
+            case io_kind::read: {
+                buf_ += r.bytes;
+                auto eol = buf_.find("\r\n");
+                if (eol == std::string::npos) return next_action::read();
+                replies.push_back(buf_.substr(0, eol));
+                buf_.erase(0, eol + 2);
+                int answered = static_cast<int>(replies.size()) - 2;  // index of command answered
+                if (answered >= 0 && answered == tls_after_ &&
+                    replies.back().rfind(tls_ok_, 0) == 0)
+                    return next_action::tls_handshake();
+                return send_next();
+            }
         }
         return next_action::finish({errc::internal, "unreachable"});
     }

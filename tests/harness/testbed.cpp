@@ -1,10 +1,14 @@
 #include "harness/testbed.hpp"
 
+#include "imap/writer.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -46,16 +50,22 @@ void write_file(const fs::path& p, const std::string& data) {
 
 run_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data,
                        const std::map<std::string, std::string>& env) {
-    int in_pipe[2], out_pipe[2];
-    if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0)
+    int in_pipe[2], out_pipe[2], err_pipe[2];
+    if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+        pipe2(err_pipe, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
         dup2(in_pipe[0], 0);
         dup2(out_pipe[1], 1);
-        dup2(out_pipe[1], 2);
-        for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+        dup2(err_pipe[1], 2);
+        for (const auto& [k, v] : env) {
+            if (v.empty())
+                unsetenv(k.c_str());
+            else
+                setenv(k.c_str(), v.c_str(), 1);
+        }
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
@@ -64,16 +74,20 @@ run_result run_command(const std::vector<std::string>& argv, const std::string& 
     }
     close(in_pipe[0]);
     close(out_pipe[1]);
-    // Feed stdin and drain stdout together so neither side blocks on a full pipe.
+    close(err_pipe[1]);
+    // Feed stdin and drain both outputs together so no side blocks on a full pipe.
     size_t written = 0;
-    if (stdin_data.empty()) close(in_pipe[1]);
     bool in_open = !stdin_data.empty();
+    if (!in_open) close(in_pipe[1]);
+    bool out_open = true, err_open = true;
     run_result r;
     char buf[65536];
-    for (;;) {
-        pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {in_open ? in_pipe[1] : -1, POLLOUT, 0}};
-        if (poll(fds, 2, -1) < 0) continue;
-        if (in_open && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+    while (out_open || err_open) {
+        pollfd fds[3] = {{out_open ? out_pipe[0] : -1, POLLIN, 0},
+                         {err_open ? err_pipe[0] : -1, POLLIN, 0},
+                         {in_open ? in_pipe[1] : -1, POLLOUT, 0}};
+        if (poll(fds, 3, -1) < 0) continue;
+        if (in_open && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t n = write(in_pipe[1], stdin_data.data() + written, stdin_data.size() - written);
             if (n > 0) written += static_cast<size_t>(n);
             if (n < 0 || written == stdin_data.size()) {
@@ -81,21 +95,28 @@ run_result run_command(const std::vector<std::string>& argv, const std::string& 
                 in_open = false;
             }
         }
-        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t n = read(out_pipe[0], buf, sizeof buf);
-            if (n <= 0) break;
-            r.output.append(buf, static_cast<size_t>(n));
+        for (int i = 0; i < 2; ++i) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t n = read(i == 0 ? out_pipe[0] : err_pipe[0], buf, sizeof buf);
+            if (n <= 0) {
+                (i == 0 ? out_open : err_open) = false;
+                continue;
+            }
+            (i == 0 ? r.output : r.errors).append(buf, static_cast<size_t>(n));
         }
     }
     if (in_open) close(in_pipe[1]);
     close(out_pipe[0]);
+    close(err_pipe[0]);
     int status = 0;
     waitpid(pid, &status, 0);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
 
-static std::string script_path() { return std::string(MV_SOURCE_DIR) + "/scripts/testbed.py"; }
+static std::string script_path() {
+    return std::string(MV_SOURCE_DIR) + "/scripts/testbed.py";
+}
 
 testbed::testbed(testbed_options opts) : dir_("mailvault-dovecot") {
     std::vector<std::string> args = {"start", dir_.path().string()};
@@ -125,7 +146,8 @@ std::string testbed::run_script(const std::vector<std::string>& args) const {
     std::vector<std::string> argv = {"python3", script_path()};
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = run_command(argv);
-    if (r.status != 0) throw std::runtime_error("testbed.py " + args[0] + ": " + r.output);
+    if (r.status != 0)
+        throw std::runtime_error("testbed.py " + args[0] + ": " + r.output + r.errors);
     return r.output;
 }
 
@@ -140,7 +162,8 @@ fs::path testbed::maildir(const std::string& user) const {
 
 fs::path testbed::folder_dir(const std::string& user, const std::string& folder) const {
     if (folder == "INBOX") return maildir(user);
-    std::string name = "." + folder;
+    // Dovecot names Maildir++ folders in modified UTF-7 on disk.
+    std::string name = "." + imap::encode_mailbox_name(folder, false);
     for (auto& c : name)
         if (c == '/') c = '.';
     return maildir(user) / name;
@@ -148,6 +171,21 @@ fs::path testbed::folder_dir(const std::string& user, const std::string& folder)
 
 std::map<std::uint32_t, std::string> testbed::messages(const std::string& user,
                                                        const std::string& folder) const {
+    std::map<std::uint32_t, std::string> out;
+    for (auto& [uid, info] : message_infos(user, folder)) out[uid] = std::move(info.content);
+    return out;
+}
+
+std::uint32_t testbed::uidvalidity(const std::string& user, const std::string& folder) const {
+    // uidlist header: "3 V<uidvalidity> N<nextuid> G<guid>"
+    std::istringstream in(read_file(folder_dir(user, folder) / "dovecot-uidlist"));
+    std::string version, v;
+    in >> version >> v;
+    return static_cast<std::uint32_t>(std::stoul(v.substr(1)));
+}
+
+std::map<std::uint32_t, testbed::message_info> testbed::message_infos(
+    const std::string& user, const std::string& folder) const {
     // Dovecot's maildir uidlist maps UIDs to base file names ("uid [extensions] :basename").
     fs::path dir = folder_dir(user, folder);
     std::map<std::string, std::uint32_t> uid_of;
@@ -160,14 +198,44 @@ std::map<std::uint32_t, std::string> testbed::messages(const std::string& user,
         std::uint32_t uid = static_cast<std::uint32_t>(std::stoul(line));
         uid_of[line.substr(colon + 1)] = uid;
     }
-    std::map<std::uint32_t, std::string> out;
+    // Keywords: "dovecot-keywords" lists "N name"; file names carry letters a.. for index N.
+    std::map<char, std::string> keywords;
+    if (fs::exists(maildir(user) / "dovecot-keywords")) {
+        std::istringstream kin(read_file(maildir(user) / "dovecot-keywords"));
+        while (std::getline(kin, line)) {
+            auto sp = line.find(' ');
+            if (sp == std::string::npos) continue;
+            keywords[static_cast<char>('a' + std::stoi(line.substr(0, sp)))] = line.substr(sp + 1);
+        }
+    }
+    std::map<std::uint32_t, message_info> out;
     for (const char* sub : {"cur", "new"}) {
         if (!fs::exists(dir / sub)) continue;
         for (const auto& e : fs::directory_iterator(dir / sub)) {
-            std::string base = e.path().filename().string();
-            base = base.substr(0, base.find(':'));
+            std::string fname = e.path().filename().string();
+            std::string base = fname.substr(0, fname.find(':'));
             auto it = uid_of.find(base);
-            if (it != uid_of.end()) out[it->second] = read_file(e.path());
+            if (it == uid_of.end()) continue;
+            message_info mi;
+            mi.content = read_file(e.path());
+            auto info = fname.find(":2,");
+            if (info != std::string::npos) {
+                for (char ch : fname.substr(info + 3)) {
+                    switch (ch) {
+                        case 'D': mi.flags.push_back("\\Draft"); break;
+                        case 'F': mi.flags.push_back("\\Flagged"); break;
+                        case 'R': mi.flags.push_back("\\Answered"); break;
+                        case 'S': mi.flags.push_back("\\Seen"); break;
+                        case 'T': mi.flags.push_back("\\Deleted"); break;
+                        default:
+                            if (keywords.count(ch)) mi.flags.push_back(keywords[ch]);
+                    }
+                }
+            }
+            std::sort(mi.flags.begin(), mi.flags.end());
+            struct stat stbuf {};
+            if (::stat(e.path().c_str(), &stbuf) == 0) mi.mtime = stbuf.st_mtime;
+            out[it->second] = std::move(mi);
         }
     }
     return out;
@@ -185,8 +253,8 @@ std::uint32_t testbed::add(const std::string& user, const std::string& folder,
 
 void testbed::flags(const std::string& user, const std::string& folder, std::uint32_t uid,
                     const std::string& op, const std::vector<std::string>& fl) {
-    std::vector<std::string> args = {"flags", dir_.path().string(), user, folder,
-                                     std::to_string(uid), op};
+    std::vector<std::string> args = {"flags", dir_.path().string(), user,
+                                     folder,  std::to_string(uid),  op};
     args.insert(args.end(), fl.begin(), fl.end());
     run_script(args);
 }
@@ -198,8 +266,7 @@ void testbed::expunge(const std::string& user, const std::string& folder,
     run_script(args);
 }
 
-void testbed::set_uidvalidity(const std::string& user, const std::string& folder,
-                              std::uint32_t v) {
+void testbed::set_uidvalidity(const std::string& user, const std::string& folder, std::uint32_t v) {
     run_script({"uidvalidity", dir_.path().string(), user, folder, std::to_string(v)});
 }
 

@@ -63,8 +63,17 @@ public:
     std::map<std::uint32_t, std::string> messages(const std::string& user,
                                                   const std::string& folder) const;
 
-    std::uint32_t add(const std::string& user, const std::string& folder,
-                      const std::string& file, const std::string& flags = "");
+    struct message_info {
+        std::string content;
+        std::vector<std::string> flags;  // sorted: system flags and keywords, from the file name
+        std::int64_t mtime = 0;          // Dovecot's INTERNALDATE for Maildir
+    };
+    std::map<std::uint32_t, message_info> message_infos(const std::string& user,
+                                                        const std::string& folder) const;
+    std::uint32_t uidvalidity(const std::string& user, const std::string& folder) const;
+
+    std::uint32_t add(const std::string& user, const std::string& folder, const std::string& file,
+                      const std::string& flags = "");
     void flags(const std::string& user, const std::string& folder, std::uint32_t uid,
                const std::string& op, const std::vector<std::string>& flags);
     void expunge(const std::string& user, const std::string& folder,
@@ -81,10 +90,12 @@ private:
     std::map<std::string, std::uint16_t> ports_;
 };
 
-// Runs a command (argv, no shell), returns exit status and captures stdout+stderr.
+// Runs a command (argv, no shell), returns its exit status (128+signal if killed) with stdout
+// and stderr. `env` entries are set in the child; an empty value unsets the variable.
 struct run_result {
     int status = -1;
-    std::string output;
+    std::string output;  // stdout
+    std::string errors;  // stderr
 };
 run_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "",
                        const std::map<std::string, std::string>& env = {});

@@ -54,8 +54,8 @@ TEST_CASE("testbed: IMAP STARTTLS and IMAPS verify the server certificate") {
     testbed tb;
     SECTION("STARTTLS") {
         mv::error err;
-        auto c = net::connection::open(ep(tb.imap_port(), net::tls_mode::starttls, tb.ca_file()),
-                                       err);
+        auto c =
+            net::connection::open(ep(tb.imap_port(), net::tls_mode::starttls, tb.ca_file()), err);
         REQUIRE_FALSE(err);
         line_op op({"a STARTTLS", "b LOGIN alice alice-secret"}, 0, "a OK");
         REQUIRE_FALSE(c->run(op));

@@ -1,0 +1,273 @@
+// `mailvault sync`: mirror every configured account (or --account A) into the archive.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli.hpp"
+#include "common.hpp"
+#include "sync/sync.hpp"
+
+namespace mv::cli {
+namespace {
+
+std::string human_bytes(double b) {
+    const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (b >= 1000 && u < 4) {
+        b /= 1000;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+    return buf;
+}
+
+// A one-line progress display on a TTY, redrawn twice a second.
+class progress_line {
+public:
+    explicit progress_line(sync::progress_counters& c) : c_(c) {
+        t_ = std::thread([this] { loop(); });
+    }
+    ~progress_line() {
+        {
+            std::lock_guard lk(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        t_.join();
+        std::fprintf(stderr, "\r\033[K");
+    }
+
+private:
+    void loop() {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::unique_lock lk(mu_);
+        while (!cv_.wait_for(lk, std::chrono::milliseconds(500), [this] { return stop_; })) {
+            double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            double bytes = static_cast<double>(c_.bytes.load());
+            std::fprintf(stderr, "\r\033[Ksync: folders %lld/%lld  messages %lld  %s  %s/s",
+                         static_cast<long long>(c_.folders_done.load()),
+                         static_cast<long long>(c_.folders_total.load()),
+                         static_cast<long long>(c_.messages.load()), human_bytes(bytes).c_str(),
+                         human_bytes(secs > 0 ? bytes / secs : 0).c_str());
+            std::fflush(stderr);
+        }
+    }
+    sync::progress_counters& c_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread t_;
+};
+
+nlohmann::json to_json(const sync::account_report& r) {
+    nlohmann::json folders = nlohmann::json::array();
+    for (const auto& f : r.folders) {
+        nlohmann::json j = {{"name", f.name},
+                            {"skipped", f.skipped},
+                            {"strategy", f.strategy},
+                            {"uidvalidity_changed", f.uidvalidity_changed},
+                            {"server_messages", f.server_messages},
+                            {"new_messages", f.new_messages},
+                            {"bodies_fetched", f.bodies_fetched},
+                            {"bytes_fetched", f.bytes_fetched},
+                            {"reused_bodies", f.reused_bodies},
+                            {"flags_updated", f.flags_updated},
+                            {"expunged", f.expunged},
+                            {"would_fetch", f.would_fetch},
+                            {"would_fetch_bytes", f.would_fetch_bytes},
+                            {"deletions_refused", f.deletions_refused}};
+        if (f.err) j["error"] = {{"kind", errc_name(f.err.code)}, {"message", f.err.message}};
+        folders.push_back(j);
+    }
+    nlohmann::json j = {{"account", r.name},
+                        {"protocol", r.protocol},
+                        {"status", r.err ? "failed" : "ok"},
+                        {"commands", r.commands},
+                        {"bytes_read", r.bytes_read},
+                        {"reconnects", r.reconnects},
+                        {"deleted_on_server", r.deleted_on_server},
+                        {"seconds", r.seconds},
+                        {"folders", folders}};
+    if (r.err) j["error"] = {{"kind", errc_name(r.err.code)}, {"message", r.err.message}};
+    return j;
+}
+
+int run_sync(const std::vector<std::string>& args) {
+    po::options_description d("mailvault sync [options]");
+    add_archive_options(d);
+    d.add_options()("account,a", po::value<std::vector<std::string>>(),
+                    "only this account (repeatable)")(
+        "folder,f", po::value<std::vector<std::string>>(),
+        "only folders matching this pattern (repeatable; * and % wildcards)")(
+        "dry-run,n", "say what would be fetched; change nothing")(
+        "json", "print a machine-readable summary on stdout")(
+        "quiet,q", "no progress display and no per-folder lines")(
+        "batch-messages", po::value<std::size_t>(),
+        "commit after this many messages (default 500)")("help,h", "this help");
+    auto vm = parse(args, d);
+    if (vm.count("help")) {
+        std::cout << d << "\n";
+        return exit_ok;
+    }
+    auto cfg = load_config(vm);
+    const auto path =
+        vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
+    std::vector<const config::account*> accounts;
+    if (vm.count("account")) {
+        for (const auto& n : vm["account"].as<std::vector<std::string>>()) {
+            auto* a = cfg.find(n);
+            if (!a)
+                throw mv::failure(errc::usage,
+                                  "no account named '" + n + "' in " + cfg.source.string());
+            accounts.push_back(a);
+        }
+    } else {
+        for (const auto& a : cfg.accounts) accounts.push_back(&a);
+    }
+    if (accounts.empty())
+        throw mv::failure(errc::config, cfg.source.string() + ": no [[account]] configured");
+
+    const bool dry = vm.count("dry-run") > 0;
+    const bool json = vm.count("json") > 0;
+    const bool quiet = vm.count("quiet") > 0;
+    // A dry run never creates or changes the archive: it reads it if it exists.
+    std::unique_ptr<archive::archive> arch;
+    std::optional<std::filesystem::path> scratch;
+    if (dry && !std::filesystem::exists(path)) {
+        scratch = std::filesystem::temp_directory_path() /
+                  ("mailvault-dry-run-" + std::to_string(::getpid()) + ".sqlite");
+        arch = open_archive(*scratch, true, false, cfg.zstd_level);
+    } else {
+        arch = open_archive(path, !dry, dry, cfg.zstd_level);
+    }
+    sync::shared_archive shared(*arch);
+
+    sync::progress_counters counters;
+    sync::sync_options opts;
+    opts.dry_run = dry;
+    opts.progress = &counters;
+    if (vm.count("batch-messages"))
+        opts.batch_messages = std::max<std::size_t>(1, vm["batch-messages"].as<std::size_t>());
+    if (vm.count("folder")) opts.only_folders = vm["folder"].as<std::vector<std::string>>();
+    std::mutex log_mu;
+    const bool tty = stderr_is_tty() && !quiet && !json;
+    if (!quiet)
+        opts.log = [&](const std::string& line) {
+            std::lock_guard lk(log_mu);
+            if (tty) std::fprintf(stderr, "\r\033[K");
+            std::fprintf(stderr, "%s\n", line.c_str());
+        };
+
+    std::vector<sync::account_report> reports(accounts.size());
+    std::vector<std::int64_t> runs(accounts.size(), 0);
+    if (!dry) {
+        std::lock_guard lk(shared.mu);
+        for (std::size_t i = 0; i < accounts.size(); ++i) {
+            archive::transaction tx(*arch);
+            auto id =
+                arch->upsert_account({accounts[i]->name, config::to_string(accounts[i]->protocol),
+                                      accounts[i]->host, accounts[i]->user});
+            runs[i] = arch->begin_sync_run(id);
+            tx.commit();
+        }
+    }
+    {
+        std::optional<progress_line> bar;
+        if (tty) bar.emplace(counters);
+        // Accounts run concurrently, at most parallel_accounts at a time.
+        std::atomic<std::size_t> next{0};
+        auto work = [&] {
+            for (std::size_t i; (i = next++) < accounts.size();)
+                reports[i] = sync::sync_account(*accounts[i], shared, opts);
+        };
+        std::vector<std::thread> pool;
+        const auto n = std::min<std::size_t>(
+            accounts.size(), static_cast<std::size_t>(std::max(cfg.parallel_accounts, 1)));
+        for (std::size_t i = 1; i < n; ++i) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+    if (!dry) {
+        std::lock_guard lk(shared.mu);
+        for (std::size_t i = 0; i < accounts.size(); ++i) {
+            const auto& r = reports[i];
+            archive::sync_counters sc;
+            for (const auto& f : r.folders) {
+                sc.messages_new += f.new_messages;
+                sc.messages_updated += f.flags_updated;
+                sc.messages_expunged += f.expunged;
+                sc.bytes_fetched += f.bytes_fetched;
+                sc.errors += f.err ? 1 : 0;
+            }
+            archive::transaction tx(*arch);
+            arch->finish_sync_run(runs[i], r.err ? "failed" : "ok", sc, r.err.message);
+            tx.commit();
+        }
+        // Index what this run stored (deferred so that fetching is not slowed by MIME parsing).
+        arch->index_pending();
+    }
+    if (scratch) {
+        arch.reset();
+        for (const char* suffix : {"", "-wal", "-shm"})
+            std::filesystem::remove(scratch->string() + suffix);
+    }
+
+    // Exit code: the first failed account's class; 1 when only some folders failed.
+    int code = exit_ok;
+    for (const auto& r : reports) {
+        if (r.err) {
+            if (code == exit_ok || code == exit_partial) code = exit_code_for(r.err.code);
+            std::fprintf(stderr, "mailvault: %s\n", r.err.message.c_str());
+        }
+        for (const auto& f : r.folders)
+            if (f.err && code == exit_ok) code = exit_partial;
+    }
+    if (json) {
+        nlohmann::json out = {{"dry_run", dry}, {"accounts", nlohmann::json::array()}};
+        for (const auto& r : reports) out["accounts"].push_back(to_json(r));
+        out["exit_code"] = code;
+        std::cout << out.dump(2) << "\n";
+    } else if (!quiet) {
+        for (const auto& r : reports) {
+            std::int64_t nw = 0, by = 0, fl = 0, ex = 0, sk = 0, wf = 0, wb = 0;
+            for (const auto& f : r.folders) {
+                nw += f.new_messages;
+                by += f.bytes_fetched;
+                fl += f.flags_updated;
+                ex += f.expunged;
+                sk += f.skipped ? 1 : 0;
+                wf += f.would_fetch;
+                wb += f.would_fetch_bytes;
+            }
+            if (dry)
+                std::printf("%s: %s; would fetch %lld messages (%s) in %zu folders\n",
+                            r.name.c_str(), r.err ? "FAILED" : "ok", static_cast<long long>(wf),
+                            human_bytes(static_cast<double>(wb)).c_str(), r.folders.size());
+            else
+                std::printf(
+                    "%s: %s; %zu folders (%lld unchanged), %lld new messages (%s), %lld flag "
+                    "changes, %lld expunged on server%s, %.1f s\n",
+                    r.name.c_str(), r.err ? "FAILED" : "ok", r.folders.size(),
+                    static_cast<long long>(sk), static_cast<long long>(nw),
+                    human_bytes(static_cast<double>(by)).c_str(), static_cast<long long>(fl),
+                    static_cast<long long>(ex),
+                    r.deleted_on_server
+                        ? (", " + std::to_string(r.deleted_on_server) + " deleted on server")
+                              .c_str()
+                        : "",
+                    r.seconds);
+        }
+    }
+    return code;
+}
+
+MV_COMMAND("sync", "mirror the configured accounts into the archive", run_sync);
+
+}  // namespace
+}  // namespace mv::cli

@@ -1,0 +1,150 @@
+#include "sync/connect.hpp"
+
+namespace mv::sync {
+
+std::string account_prefix(const config::account& acct) {
+    return "account '" + acct.name + "' (" + acct.host + ":" + std::to_string(acct.port) + "): ";
+}
+
+net::endpoint endpoint_for(const config::account& acct) {
+    net::endpoint ep;
+    ep.host = acct.host;
+    ep.port = acct.port;
+    switch (acct.tls) {
+        case config::tls_mode::implicit: ep.tls = net::tls_mode::implicit; break;
+        case config::tls_mode::starttls: ep.tls = net::tls_mode::starttls; break;
+        case config::tls_mode::plain: ep.tls = net::tls_mode::plain; break;
+    }
+    ep.tls_opts.ca_file = acct.ca_file.string();
+    ep.tls_opts.fingerprint = acct.fingerprint;
+    ep.tls_opts.insecure_skip_verify = acct.tls_insecure_skip_verify;
+    ep.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(acct.timeout);
+    return ep;
+}
+
+namespace {
+
+[[noreturn]] void raise(const config::account& acct, const mv::error& e, const char* doing) {
+    std::string hint;
+    if (e.code == errc::auth) hint = "; check `user` and the password source of this account";
+    throw mv::failure(e.code, account_prefix(acct) + doing + ": " + e.message + hint);
+}
+
+std::unique_ptr<net::connection> connect(const config::account& acct) {
+    mv::error err;
+    auto conn = net::connection::open(endpoint_for(acct), err);
+    if (!conn) throw mv::failure(err.code, account_prefix(acct) + err.message);
+    return conn;
+}
+
+}  // namespace
+
+imap_session open_imap(const config::account& acct, const std::string& password) {
+    imap_session s;
+    s.conn = connect(acct);
+    imap::limits lim;
+    lim.max_literal = acct.max_message_bytes;
+    s.client = std::make_unique<imap::client>(*s.conn, lim);
+    auto& c = *s.client;
+    if (auto e = c.greeting()) raise(acct, e, "greeting");
+    if (c.caps().empty())
+        if (auto e = c.capability()) raise(acct, e, "CAPABILITY");
+    if (acct.tls == config::tls_mode::starttls) {
+        if (!c.caps().has("STARTTLS"))
+            throw mv::failure(errc::unsupported,
+                              account_prefix(acct) +
+                                  "server does not offer STARTTLS; use tls = \"implicit\" with "
+                                  "the IMAPS port, or plain only on a trusted network");
+        if (auto e = c.starttls()) raise(acct, e, "STARTTLS");
+    }
+    if (!c.state().authenticated) {
+        const auto mech = acct.auth;
+        mv::error e;
+        switch (mech) {
+            case config::auth_mech::plain:
+                e = c.authenticate(imap::sasl_mech::plain, acct.user, password);
+                break;
+            case config::auth_mech::login:
+                e = c.authenticate(imap::sasl_mech::login, acct.user, password);
+                break;
+            case config::auth_mech::xoauth2:
+                e = c.authenticate(imap::sasl_mech::xoauth2, acct.user, password);
+                break;
+            case config::auth_mech::oauthbearer:
+                e = c.authenticate(imap::sasl_mech::oauthbearer, acct.user, password);
+                break;
+            case config::auth_mech::automatic:
+            case config::auth_mech::user:
+            case config::auth_mech::apop:
+                // AUTHENTICATE PLAIN handles any password bytes; LOGIN is the fallback.
+                if (c.caps().has_auth("PLAIN"))
+                    e = c.authenticate(imap::sasl_mech::plain, acct.user, password);
+                else if (!c.caps().has("LOGINDISABLED"))
+                    e = c.login(acct.user, password);
+                else
+                    e = mv::error(errc::unsupported,
+                                  "server offers neither AUTH=PLAIN nor LOGIN (LOGINDISABLED); "
+                                  "set `auth` to a mechanism it offers");
+                break;
+        }
+        if (e) raise(acct, e, "login");
+        // Servers may send new capabilities with the login OK; ask if they did not.
+        if (!c.caps().has("IMAP4REV1") && !c.caps().has("IMAP4REV2"))
+            if (auto ce = c.capability()) raise(acct, ce, "CAPABILITY");
+    }
+    std::vector<std::string> want;
+    if (acct.enable_qresync && c.caps().has("QRESYNC")) want.push_back("QRESYNC");
+    if (c.caps().has("CONDSTORE")) want.push_back("CONDSTORE");
+    if (!want.empty() && c.caps().has("ENABLE"))
+        if (auto e = c.enable(want)) raise(acct, e, "ENABLE");
+    s.qresync = c.state().is_enabled("QRESYNC");
+    s.condstore = c.caps().has("CONDSTORE") || s.qresync;
+    const bool offers_compress = c.caps().has("COMPRESS=DEFLATE");
+    if (offers_compress && acct.compress == config::compress_mode::always)
+        if (auto e = c.compress()) raise(acct, e, "COMPRESS");
+    return s;
+}
+
+pop3_session open_pop3(const config::account& acct, const std::string& password) {
+    pop3_session s;
+    s.conn = connect(acct);
+    pop3::limits lim;
+    lim.max_message = acct.max_message_bytes;
+    s.client = std::make_unique<pop3::client>(*s.conn, lim);
+    auto& c = *s.client;
+    if (auto e = c.greeting()) raise(acct, e, "greeting");
+    // CAPA is optional (RFC 2449); a -ERR just means nothing is advertised.
+    if (auto e = c.capa(); e && e.code != errc::server_no) raise(acct, e, "CAPA");
+    if (acct.tls == config::tls_mode::starttls) {
+        if (!c.caps().stls)
+            throw mv::failure(errc::unsupported,
+                              account_prefix(acct) +
+                                  "server does not offer STLS; use tls = \"implicit\" with the "
+                                  "POP3S port");
+        if (auto e = c.stls()) raise(acct, e, "STLS");
+    }
+    mv::error e;
+    auto has_sasl = [&](const char* m) {
+        for (const auto& x : c.caps().sasl)
+            if (x == m) return true;
+        return false;
+    };
+    switch (acct.auth) {
+        case config::auth_mech::apop: e = c.login_apop(acct.user, password); break;
+        case config::auth_mech::plain: e = c.auth_plain(acct.user, password); break;
+        case config::auth_mech::xoauth2: e = c.auth_xoauth2(acct.user, password); break;
+        case config::auth_mech::user:
+        case config::auth_mech::login:
+        case config::auth_mech::oauthbearer: e = c.login_user(acct.user, password); break;
+        case config::auth_mech::automatic:
+            if (has_sasl("PLAIN"))
+                e = c.auth_plain(acct.user, password);
+            else
+                e = c.login_user(acct.user, password);
+            break;
+    }
+    if (e) raise(acct, e, "login");
+    return s;
+}
+
+}  // namespace mv::sync

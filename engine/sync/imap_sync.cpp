@@ -1,0 +1,621 @@
+#include "sync/imap_sync.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "archive/hash.hpp"
+#include "imap/writer.hpp"
+#include "sync/connect.hpp"
+#include "sync/planner.hpp"
+
+namespace mv::sync {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct folder_job {
+    imap::list_entry entry;
+    std::string name;  // UTF-8
+};
+
+// One message as it arrives from UID FETCH, held until its batch commits.
+struct fetched_message {
+    std::uint32_t uid = 0;
+    std::vector<std::string> flags;
+    std::optional<std::int64_t> internaldate;
+    std::optional<std::uint64_t> modseq;
+    std::string body;
+};
+
+std::string special_use_of(const imap::list_entry& e) {
+    for (const char* a : {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
+                          "\\Trash", "\\Important"})
+        if (e.has_attribute(a)) return a;
+    return {};
+}
+
+archived_folder to_archived(const archive::mailbox_state& m, std::int64_t live) {
+    archived_folder a;
+    a.uidvalidity = m.uidvalidity;
+    a.uidnext = m.uidnext;
+    a.highestmodseq = m.highestmodseq;
+    a.last_uid = m.last_uid;
+    a.live_messages = live;
+    return a;
+}
+
+// UIDs of the current generation's entries not marked expunged, ascending.
+std::vector<std::uint32_t> live_uids(archive::archive& a, std::int64_t mailbox_id) {
+    std::vector<std::uint32_t> out;
+    a.for_each_entry(mailbox_id, [&](const archive::entry_view& e) {
+        if (e.uid && !e.expunged_at) out.push_back(*e.uid);
+    });
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+imap::uid_set range_set(std::uint32_t first, std::uint32_t last) {
+    imap::uid_set s;
+    if (first <= last) s.ranges.push_back({first, last});
+    return s;
+}
+
+// Collects FETCH answers: bodies into memory (one message at a time) and attributes.
+class collecting_sink : public imap::fetch_sink {
+public:
+    using on_message_fn = std::function<void(fetched_message&&)>;
+    using on_attrs_fn = std::function<void(const imap::fetch_attrs&)>;
+    on_message_fn on_message;  // a FETCH with a BODY[] (or HEADER) literal
+    on_attrs_fn on_attrs;      // a FETCH without a streamed body
+
+    void body_begin(std::uint32_t, std::string_view, std::uint64_t size) override {
+        body_.clear();
+        body_.reserve(size);
+        have_body_ = true;
+    }
+    void body_data(std::string_view bytes) override { body_.append(bytes); }
+    void body_end() override {}
+    void on_fetch(const imap::fetch_attrs& a) override {
+        if (have_body_ && a.uid && on_message) {
+            fetched_message m;
+            m.uid = *a.uid;
+            if (a.flags) m.flags = persistent_flags(*a.flags);
+            m.internaldate = a.internaldate;
+            m.modseq = a.modseq;
+            m.body = std::move(body_);
+            body_ = std::string();
+            have_body_ = false;
+            on_message(std::move(m));
+            return;
+        }
+        have_body_ = false;
+        if (on_attrs) on_attrs(a);
+    }
+
+private:
+    std::string body_;
+    bool have_body_ = false;
+};
+
+class account_sync {
+public:
+    account_sync(const config::account& acct, shared_archive& ar, const sync_options& opts,
+                 account_report& rep)
+        : acct_(acct), ar_(ar), opts_(opts), rep_(rep) {}
+
+    void run();
+
+private:
+    void log(const std::string& s) {
+        if (opts_.log) opts_.log(acct_.name + ": " + s);
+    }
+    imap_session connect() { return open_imap(acct_, password_); }
+    void list_folders(imap_session& s, std::vector<folder_job>& jobs,
+                      std::map<std::string, imap::status_info>& statuses);
+    void worker(imap_session* first);
+    void sync_folder(imap_session& s, const folder_job& job, folder_report& fr);
+    void commit(std::int64_t mailbox_id, std::vector<fetched_message>& batch,
+                const archive::watermarks& wm, folder_report& fr);
+    void account_done(imap_session& s) {
+        std::lock_guard lk(report_mu_);
+        rep_.commands += s.client->state().tag_counter;
+        rep_.bytes_read += s.conn->counters().bytes_read;
+    }
+
+    const config::account& acct_;
+    shared_archive& ar_;
+    const sync_options& opts_;
+    account_report& rep_;
+    std::string password_;
+    std::int64_t account_id_ = 0;
+    bool dry_ = false;
+
+    std::mutex queue_mu_, report_mu_;
+    std::deque<std::pair<folder_job, std::size_t>> queue_;  // job, index into rep_.folders
+    std::map<std::string, imap::status_info> statuses_;
+    mv::error fatal_;  // first account-level error of a worker
+};
+
+void account_sync::list_folders(imap_session& s, std::vector<folder_job>& jobs,
+                                std::map<std::string, imap::status_info>& statuses) {
+    auto& c = *s.client;
+    imap::list_request req;
+    std::vector<imap::list_entry> entries;
+    if (auto e = c.list(req, entries))
+        throw mv::failure(e.code, account_prefix(acct_) + "LIST failed: " + e.message);
+    const bool utf8 = c.state().utf8;
+    for (auto& le : entries) {
+        if (le.has_attribute("\\Noselect") || le.has_attribute("\\NonExistent")) continue;
+        std::string name = imap::decode_mailbox_name(le.name, utf8);
+        if (!opts_.only_folders.empty()) {
+            bool want = false;
+            for (const auto& f : opts_.only_folders)
+                want = want || config::folder_pattern_matches(f, name, le.delimiter);
+            if (!want) continue;
+        } else if (!config::folder_selected(acct_, name, le.delimiter)) {
+            continue;
+        }
+        if (le.status) statuses[le.name] = *le.status;
+        jobs.push_back({le, name});
+    }
+    // Without LIST-STATUS, ask STATUS per folder: still one round trip each, and far cheaper
+    // than selecting an unchanged folder.
+    if (!c.caps().has("LIST-STATUS")) {
+        std::string items = "(MESSAGES UIDNEXT UIDVALIDITY";
+        if (s.condstore) items += " HIGHESTMODSEQ";
+        items += ")";
+        for (const auto& j : jobs) {
+            imap::status_info st;
+            if (!c.status(j.name, items, st)) statuses[j.entry.name] = st;
+        }
+    }
+}
+
+void account_sync::run() {
+    const auto t0 = clock_type::now();
+    password_ = config::resolve_password(acct_);
+    dry_ = opts_.dry_run;
+    auto first = connect();
+    {
+        std::lock_guard lk(ar_.mu);
+        if (dry_) {
+            auto id = ar_.a.find_account(acct_.name);
+            account_id_ = id.value_or(0);
+        } else {
+            account_id_ = ar_.a.upsert_account(
+                {acct_.name, config::to_string(acct_.protocol), acct_.host, acct_.user});
+        }
+    }
+    std::vector<folder_job> jobs;
+    list_folders(first, jobs, statuses_);
+    rep_.folders.resize(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        rep_.folders[i].name = jobs[i].name;
+        queue_.emplace_back(jobs[i], i);
+    }
+    if (opts_.progress) opts_.progress->folders_total += static_cast<std::int64_t>(jobs.size());
+
+    // The first session works too; extra sessions only when there is more than one folder.
+    const std::size_t extra =
+        std::min<std::size_t>(static_cast<std::size_t>(std::max(acct_.connections, 1)) - 1,
+                              jobs.size() > 1 ? jobs.size() - 1 : 0);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([this] { worker(nullptr); });
+    worker(&first);
+    for (auto& t : threads) t.join();
+    rep_.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (fatal_) throw mv::failure(fatal_);
+}
+
+void account_sync::worker(imap_session* first) {
+    std::optional<imap_session> own;
+    imap_session* s = first;
+    int reconnects = 0;
+    for (;;) {
+        std::pair<folder_job, std::size_t> job;
+        {
+            std::lock_guard lk(queue_mu_);
+            if (queue_.empty() || fatal_) break;
+            job = queue_.front();
+            queue_.pop_front();
+        }
+        folder_report& fr = rep_.folders[job.second];
+        for (;;) {
+            try {
+                if (!s) {
+                    own.emplace(connect());
+                    s = &*own;
+                }
+                sync_folder(*s, job.first, fr);
+                break;
+            } catch (const mv::failure& f) {
+                const auto c = f.err.code;
+                const bool transient =
+                    c == errc::network || c == errc::timeout || c == errc::closed;
+                if (s) account_done(*s);
+                if (s == first) first = nullptr;
+                own.reset();
+                s = nullptr;
+                if (transient && reconnects < opts_.max_reconnects) {
+                    ++reconnects;
+                    {
+                        std::lock_guard lk(report_mu_);
+                        ++rep_.reconnects;
+                    }
+                    log("connection lost (" + f.err.message + "); reconnecting");
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200 << reconnects));
+                    continue;  // resume the same folder from its committed watermarks
+                }
+                std::lock_guard lk(queue_mu_);
+                if (!fatal_) fatal_ = f.err;
+                fr.err = f.err;
+                return;
+            }
+        }
+        if (opts_.progress) ++opts_.progress->folders_done;
+    }
+    if (s) {
+        s->client->logout();
+        account_done(*s);
+    }
+}
+
+void account_sync::commit(std::int64_t mailbox_id, std::vector<fetched_message>& batch,
+                          const archive::watermarks& wm, folder_report& fr) {
+    std::lock_guard lk(ar_.mu);
+    archive::transaction tx(ar_.a);
+    for (auto& m : batch) {
+        auto put = ar_.a.put_content(m.body);
+        archive::entry_record e;
+        e.mailbox_id = mailbox_id;
+        e.uidvalidity = wm.uidvalidity;
+        e.uid = m.uid;
+        e.flags = m.flags;
+        e.modseq = m.modseq;
+        e.internaldate = m.internaldate;
+        e.size = m.body.size();
+        e.content = put.hash;
+        if (ar_.a.upsert_entry(e) == archive::upsert_result::inserted) ++fr.new_messages;
+    }
+    ar_.a.set_watermarks(mailbox_id, wm);
+    tx.commit();
+    batch.clear();
+}
+
+void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_report& fr) {
+    auto& c = *s.client;
+    const auto& le = job.entry;
+    auto fail = [&](const mv::error& e, const std::string& what) {
+        throw mv::failure(e.code, account_prefix(acct_) + "folder '" + job.name + "': " + what +
+                                      ": " + e.message);
+    };
+
+    // --- what the archive knows
+    archive::mailbox_state ms;
+    std::int64_t live = 0;
+    {
+        std::lock_guard lk(ar_.mu);
+        std::optional<archive::mailbox_state> found;
+        if (dry_) {
+            if (account_id_) found = ar_.a.find_mailbox(account_id_, le.name);
+        } else {
+            archive::mailbox_info mi;
+            mi.account_id = account_id_;
+            mi.wire_name = le.name;
+            mi.name = job.name;
+            if (le.delimiter) mi.delimiter = std::string(1, le.delimiter);
+            auto su = special_use_of(le);
+            if (!su.empty()) mi.special_use = su;
+            found = ar_.a.upsert_mailbox(mi);
+        }
+        if (found) {
+            ms = *found;
+            live = static_cast<std::int64_t>(live_uids(ar_.a, ms.id).size());
+        }
+    }
+    archived_folder af = to_archived(ms, live);
+
+    // --- one round trip decides whether anything changed
+    if (auto it = statuses_.find(le.name); it != statuses_.end()) {
+        server_folder sf{it->second.uidvalidity, it->second.uidnext, it->second.messages,
+                         it->second.highestmodseq};
+        fr.server_messages = sf.messages.value_or(0);
+        if (folder_unchanged(af, sf)) {
+            fr.skipped = true;
+            fr.strategy = "unchanged";
+            return;
+        }
+    }
+
+    // --- EXAMINE (read-only: a sync never changes the server)
+    imap::select_request sel;
+    sel.mailbox = job.name;
+    sel.read_only = true;
+    const bool can_qresync = s.qresync && af.uidvalidity && af.highestmodseq && af.last_uid;
+    if (can_qresync) {
+        sel.qresync_uidvalidity = af.uidvalidity;
+        sel.qresync_modseq = *af.highestmodseq;
+    } else if (s.condstore) {
+        sel.condstore = true;
+    }
+    c.events().clear();
+    imap::select_result sr;
+    if (auto e = c.select(sel, sr)) {
+        if (e.code == errc::server_no) {
+            // This folder only: report and go on with the others.
+            fr.err = mv::error(e.code, "EXAMINE refused: " + e.message);
+            log("folder '" + job.name + "' skipped: " + e.message);
+            return;
+        }
+        fail(e, "EXAMINE");
+    }
+    if (!sr.state.uidvalidity)
+        fail(mv::error(errc::protocol, "server sent no UIDVALIDITY"), "EXAMINE");
+    const std::uint32_t uidvalidity = *sr.state.uidvalidity;
+    fr.server_messages = sr.state.exists.value_or(0);
+    const auto server_modseq = sr.state.nomodseq ? std::nullopt : sr.state.highestmodseq;
+
+    folder_plan plan =
+        plan_folder(af, uidvalidity, server_modseq, sr.state.nomodseq, {s.condstore, s.qresync});
+    bool recover = false;  // match bodies by header hash before downloading
+    if (plan.new_generation) {
+        fr.uidvalidity_changed = true;
+        fr.strategy = "new-generation";
+        log("folder '" + job.name + "': UIDVALIDITY changed " +
+            std::to_string(af.uidvalidity.value_or(0)) + " -> " + std::to_string(uidvalidity) +
+            "; starting a new generation, reusing archived bodies");
+        if (!dry_) {
+            std::lock_guard lk(ar_.mu);
+            archive::transaction tx(ar_.a);
+            ms = ar_.a.begin_generation(ms.id, uidvalidity);
+            ar_.a.audit_append("uidvalidity_change",
+                               nlohmann::json{{"account", acct_.name},
+                                              {"folder", job.name},
+                                              {"old_uidvalidity", af.uidvalidity.value_or(0)},
+                                              {"new_uidvalidity", uidvalidity},
+                                              {"new_generation", ms.generation}}
+                                   .dump());
+            tx.commit();
+        }
+        af = to_archived(ms, 0);
+        recover = true;
+    } else {
+        switch (plan.flags) {
+            case flag_strategy::qresync: fr.strategy = "qresync"; break;
+            case flag_strategy::condstore: fr.strategy = "condstore"; break;
+            case flag_strategy::listing: fr.strategy = "listing"; break;
+            case flag_strategy::none: fr.strategy = "first"; break;
+        }
+        // A new generation that was interrupted before its first watermark: recover again.
+        if (af.uidvalidity && !af.last_uid && ms.generation > 1) recover = true;
+    }
+    if (!dry_ && !af.uidvalidity) {
+        // First sight of this folder: record UIDVALIDITY before any entry.
+        std::lock_guard lk(ar_.mu);
+        archive::transaction tx(ar_.a);
+        ar_.a.set_watermarks(ms.id, {uidvalidity, std::nullopt, std::nullopt, std::nullopt});
+        tx.commit();
+        af.uidvalidity = uidvalidity;
+    }
+    // Watermarks written with each batch: the old UIDNEXT/HIGHESTMODSEQ stay until the folder is
+    // complete, so a kill mid-folder makes the next run redo flags and skip nothing.
+    archive::watermarks wm{uidvalidity, af.uidnext, af.highestmodseq, af.last_uid};
+    const std::uint32_t last_known = af.last_uid.value_or(0);
+
+    // --- flags and expunges of what is already archived
+    std::vector<std::pair<std::uint32_t, imap::fetch_attrs>> flag_changes;
+    std::vector<std::uint32_t> vanished;
+    std::vector<std::uint32_t> server_uids;  // when a full UID listing was obtained
+    bool have_server_uids = false;
+    if (plan.flags == flag_strategy::qresync) {
+        for (auto& ch : sr.changes)
+            if (ch.uid && *ch.uid <= last_known) flag_changes.emplace_back(*ch.uid, ch);
+        for (auto u : sr.vanished.expand())
+            if (u <= last_known) vanished.push_back(u);
+    } else if (plan.flags == flag_strategy::condstore || plan.flags == flag_strategy::listing) {
+        collecting_sink sink;
+        std::map<std::uint32_t, imap::fetch_attrs> listed;
+        sink.on_attrs = [&](const imap::fetch_attrs& a) {
+            if (a.uid) listed[*a.uid] = a;
+        };
+        imap::fetch_request fq;
+        // CHANGEDSINCE covers what is archived; a full listing covers everything up to the
+        // UIDNEXT seen at EXAMINE, so it also names the new messages.
+        const std::uint32_t upper = plan.flags == flag_strategy::condstore
+                                        ? last_known
+                                        : std::max(last_known, sr.state.uidnext.value_or(1) - 1);
+        fq.sets = {range_set(1, std::max<std::uint32_t>(upper, 1))};
+        fq.items = plan.flags == flag_strategy::condstore ? "(UID FLAGS MODSEQ)" : "(UID FLAGS)";
+        if (plan.flags == flag_strategy::condstore) fq.changedsince = *af.highestmodseq;
+        if (upper > 0)
+            if (auto e = c.uid_fetch(fq, sink)) fail(e, "UID FETCH FLAGS");
+        for (auto& [uid, a] : listed)
+            if (uid <= last_known) flag_changes.emplace_back(uid, a);
+        if (plan.flags == flag_strategy::listing) {
+            for (auto& [uid, a] : listed) server_uids.push_back(uid);
+            have_server_uids = true;
+        }
+    }
+    if (!have_server_uids && plan.flags != flag_strategy::qresync) {
+        imap::search_result res;
+        if (auto e = c.uid_search("ALL", res)) fail(e, "UID SEARCH");
+        server_uids = res.ids;
+        std::sort(server_uids.begin(), server_uids.end());
+        have_server_uids = true;
+    }
+    std::vector<std::uint32_t> to_fetch;
+    if (have_server_uids) {
+        std::vector<std::uint32_t> archived;
+        if (af.uidvalidity && !plan.new_generation) {
+            std::lock_guard lk(ar_.mu);
+            if (ms.id) archived = live_uids(ar_.a, ms.id);
+        }
+        auto d = diff_uids(archived, server_uids);
+        for (auto u : d.vanished) vanished.push_back(u);
+        to_fetch = d.unknown;  // new UIDs and any hole a killed run left
+    } else {
+        // QRESYNC: new messages are those above the last archived UID.
+        imap::search_result res;
+        if (auto e = c.uid_search("UID " + std::to_string(last_known + 1) + ":*", res))
+            fail(e, "UID SEARCH");
+        for (auto u : res.ids)
+            if (u > last_known) to_fetch.push_back(u);
+        std::sort(to_fetch.begin(), to_fetch.end());
+    }
+
+    if (!dry_ && (!flag_changes.empty() || !vanished.empty())) {
+        std::lock_guard lk(ar_.mu);
+        archive::transaction tx(ar_.a);
+        for (auto& [uid, a] : flag_changes) {
+            if (!a.flags) continue;
+            if (ar_.a.update_flags(ms.id, uid, persistent_flags(*a.flags), a.modseq))
+                ++fr.flags_updated;
+        }
+        if (!vanished.empty()) fr.expunged += ar_.a.mark_expunged(ms.id, vanished);
+        tx.commit();
+    }
+
+    // --- UIDVALIDITY recovery: record entries for bodies the archive already holds, matched by
+    // the SHA-256 of their header block and their size, so only really new bodies are downloaded.
+    if (recover && !to_fetch.empty()) {
+        std::map<std::uint32_t, std::uint64_t> sizes;
+        {
+            collecting_sink ss;
+            ss.on_attrs = [&](const imap::fetch_attrs& a) {
+                if (a.uid && a.rfc822_size) sizes[*a.uid] = *a.rfc822_size;
+            };
+            imap::fetch_request fq;
+            fq.sets.push_back(imap::make_uid_set(to_fetch));
+            fq.items = "(UID RFC822.SIZE)";
+            if (auto e = c.uid_fetch(fq, ss)) fail(e, "UID FETCH RFC822.SIZE");
+        }
+        std::vector<archive::entry_record> reuse;
+        std::vector<std::uint32_t> still_needed;
+        collecting_sink hs;
+        hs.on_message = [&](fetched_message&& m) {
+            // m.body holds only the header block here.
+            const auto size = sizes.count(m.uid) ? sizes[m.uid] : 0;
+            std::lock_guard lk(ar_.mu);
+            for (const auto& h : ar_.a.find_by_header_hash(archive::header_hash(m.body))) {
+                auto info = ar_.a.content(h);
+                if (!info || info->raw_size != size) continue;
+                archive::entry_record e;
+                e.mailbox_id = ms.id;
+                e.uidvalidity = uidvalidity;
+                e.uid = m.uid;
+                e.flags = m.flags;
+                e.internaldate = m.internaldate;
+                e.size = size;
+                e.content = h;
+                reuse.push_back(std::move(e));
+                return;
+            }
+            still_needed.push_back(m.uid);
+        };
+        imap::fetch_request fq;
+        for (auto& chunk : chunk_uids(to_fetch, opts_.fetch_chunk))
+            fq.sets.push_back(imap::make_uid_set(chunk));
+        fq.items = "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])";
+        if (auto e = c.uid_fetch(fq, hs)) fail(e, "UID FETCH HEADER");
+        if (!dry_ && !reuse.empty()) {
+            std::lock_guard lk(ar_.mu);
+            archive::transaction tx(ar_.a);
+            for (auto& e : reuse)
+                if (ar_.a.upsert_entry(e) == archive::upsert_result::inserted) {
+                    ++fr.new_messages;
+                    ++fr.reused_bodies;
+                }
+            tx.commit();
+        } else {
+            fr.reused_bodies += static_cast<std::int64_t>(reuse.size());
+        }
+        to_fetch = std::move(still_needed);
+        std::sort(to_fetch.begin(), to_fetch.end());
+    }
+
+    // --- new messages
+    if (dry_) {
+        if (!to_fetch.empty()) {
+            collecting_sink ss;
+            ss.on_attrs = [&](const imap::fetch_attrs& a) {
+                ++fr.would_fetch;
+                fr.would_fetch_bytes += static_cast<std::int64_t>(a.rfc822_size.value_or(0));
+            };
+            imap::fetch_request fq;
+            fq.sets.push_back(imap::make_uid_set(to_fetch));
+            fq.items = "(UID RFC822.SIZE)";
+            if (auto e = c.uid_fetch(fq, ss)) fail(e, "UID FETCH RFC822.SIZE");
+        }
+        return;
+    }
+    if (!to_fetch.empty()) {
+        std::vector<fetched_message> batch;
+        std::size_t batch_bytes = 0;
+        collecting_sink sink;
+        sink.on_message = [&](fetched_message&& m) {
+            ++fr.bodies_fetched;
+            fr.bytes_fetched += static_cast<std::int64_t>(m.body.size());
+            if (opts_.progress) {
+                ++opts_.progress->messages;
+                opts_.progress->bytes += static_cast<std::int64_t>(m.body.size());
+            }
+            batch_bytes += m.body.size();
+            // Only a message whose UID is above every UID before it may advance last_uid; holes
+            // below it were fetched earlier in this same ascending pass.
+            wm.last_uid = std::max(wm.last_uid.value_or(0), m.uid);
+            batch.push_back(std::move(m));
+            if (batch.size() >= opts_.batch_messages || batch_bytes >= opts_.batch_bytes) {
+                commit(ms.id, batch, wm, fr);
+                batch_bytes = 0;
+            }
+        };
+        imap::fetch_request fq;
+        for (auto& chunk : chunk_uids(to_fetch, opts_.fetch_chunk))
+            fq.sets.push_back(imap::make_uid_set(chunk));
+        fq.items = s.condstore ? "(UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ BODY.PEEK[])"
+                               : "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])";
+        fq.max_in_flight = 4;
+        auto e = c.uid_fetch(fq, sink);
+        // Whatever arrived completely is kept, even if the connection then failed.
+        if (!batch.empty()) commit(ms.id, batch, wm, fr);
+        if (e) fail(e, "UID FETCH");
+    }
+
+    // --- the folder is complete: record where the server stood at EXAMINE
+    archive::watermarks fin{uidvalidity, sr.state.uidnext, server_modseq, wm.last_uid};
+    if (!fin.last_uid && !to_fetch.empty()) fin.last_uid = to_fetch.back();
+    if (have_server_uids && !server_uids.empty())
+        fin.last_uid = std::max(fin.last_uid.value_or(0), server_uids.back());
+    {
+        std::lock_guard lk(ar_.mu);
+        archive::transaction tx(ar_.a);
+        ar_.a.set_watermarks(ms.id, fin);
+        tx.commit();
+    }
+    log("folder '" + job.name + "': " + fr.strategy + ", " + std::to_string(fr.new_messages) +
+        " new, " + std::to_string(fr.flags_updated) + " flag changes, " +
+        std::to_string(fr.expunged) + " expunged");
+}
+
+}  // namespace
+
+account_report sync_imap_account(const config::account& acct, shared_archive& ar,
+                                 const sync_options& opts) {
+    account_report rep;
+    rep.name = acct.name;
+    rep.protocol = "imap";
+    account_sync s(acct, ar, opts, rep);
+    try {
+        s.run();
+    } catch (const mv::failure& f) {
+        rep.err = f.err;
+    }
+    return rep;
+}
+
+}  // namespace mv::sync

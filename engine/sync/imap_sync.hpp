@@ -1,0 +1,88 @@
+// Mirroring IMAP accounts into the archive.
+//
+// Flow (one account): resolve the password -> open `connections` authenticated sessions -> LIST
+// (with STATUS when LIST-STATUS is offered, else one STATUS per folder) -> folders whose
+// UIDVALIDITY/UIDNEXT/MESSAGES/HIGHESTMODSEQ match the archive are skipped -> the others go to a
+// queue that the sessions drain in parallel. Per folder: EXAMINE (with QRESYNC or CONDSTORE
+// parameters when possible) -> plan (sync/planner.hpp) -> flag changes and expunges ->
+// new messages by pipelined UID FETCH, committed in batches together with the folder's last UID
+// -> final watermarks (UIDNEXT, HIGHESTMODSEQ). A kill at any point leaves committed batches and
+// watermarks that describe exactly them, so the next run resumes without gaps or duplicates.
+// A UIDVALIDITY change starts a new generation and reuses archived bodies matched by header hash
+// and size. A network drop reconnects (with backoff) and resumes the folder; a NO on one folder
+// skips it with a report; an account-level failure ends that account only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/archive.hpp"
+#include "mailvault/config.hpp"
+#include "mailvault/error.hpp"
+
+namespace mv::sync {
+
+// The archive, shared by every worker; each batch locks it once.
+struct shared_archive {
+    archive::archive& a;
+    std::mutex mu;
+    explicit shared_archive(archive::archive& ar) : a(ar) {}
+};
+
+struct folder_report {
+    std::string name;      // UTF-8
+    bool skipped = false;  // unchanged since the last sync (one round trip)
+    bool uidvalidity_changed = false;
+    std::string strategy;  // "qresync", "condstore", "listing", "first", "new-generation"
+    std::int64_t server_messages = 0;
+    std::int64_t new_messages = 0;    // entries added
+    std::int64_t bodies_fetched = 0;  // BODY[] downloads
+    std::int64_t bytes_fetched = 0;   // raw bytes of those bodies
+    std::int64_t reused_bodies = 0;   // entries recorded without download (UIDVALIDITY change)
+    std::int64_t flags_updated = 0;
+    std::int64_t expunged = 0;     // marked expunged in the archive (never removed)
+    std::int64_t would_fetch = 0;  // --dry-run: bodies that would be downloaded
+    std::int64_t would_fetch_bytes = 0;
+    std::int64_t deletions_refused = 0;  // archived copy failed re-verification: not deleted
+    mv::error err;                       // NO on SELECT, etc.: this folder only
+};
+
+struct account_report {
+    std::string name;
+    std::string protocol;
+    mv::error err;  // account-level failure (auth, network, TLS ...); folders may be partial
+    std::vector<folder_report> folders;
+    std::uint64_t commands = 0;    // IMAP commands sent (all connections)
+    std::uint64_t bytes_read = 0;  // bytes received (after TLS and inflate)
+    int reconnects = 0;
+    std::int64_t deleted_on_server = 0;  // POP3 DELE committed by QUIT
+    double seconds = 0;
+};
+
+struct progress_counters {
+    std::atomic<std::int64_t> folders_done{0}, folders_total{0};
+    std::atomic<std::int64_t> messages{0}, bytes{0};
+    std::atomic<std::int64_t> expected_messages{0}, expected_bytes{0};
+};
+
+struct sync_options {
+    bool dry_run = false;
+    std::vector<std::string> only_folders;  // empty: as configured
+    progress_counters* progress = nullptr;
+    std::size_t batch_messages = 500;     // commit after this many messages ...
+    std::size_t batch_bytes = 16u << 20;  // ... or this many raw bytes
+    std::size_t fetch_chunk = 200;        // UIDs per UID FETCH command
+    int max_reconnects = 3;
+    // Called with log lines (one per folder, errors); may be empty.
+    std::function<void(const std::string&)> log;
+};
+
+account_report sync_imap_account(const config::account& acct, shared_archive& ar,
+                                 const sync_options& opts);
+
+}  // namespace mv::sync
