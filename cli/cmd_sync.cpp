@@ -142,9 +142,10 @@ int run_sync(const std::vector<std::string>& args) {
     if (dry && !std::filesystem::exists(path)) {
         scratch = std::filesystem::temp_directory_path() /
                   ("mailvault-dry-run-" + std::to_string(::getpid()) + ".sqlite");
-        arch = open_archive(*scratch, true, false, cfg.zstd_level);
+        arch = open_archive(*scratch, true, false, cfg.zstd_level, true);
     } else {
-        arch = open_archive(path, !dry, dry, cfg.zstd_level);
+        // Indexing (MIME parse + FTS) is deferred to the end of the run: fetching stays fast.
+        arch = open_archive(path, !dry, dry, cfg.zstd_level, true);
     }
     sync::shared_archive shared(*arch);
 

@@ -37,7 +37,8 @@ std::filesystem::path archive_path(const po::variables_map& vm) {
 }
 
 std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, bool create,
-                                               bool read_only, int zstd_level) {
+                                               bool read_only, int zstd_level,
+                                               bool defer_index) {
     if (!create && !std::filesystem::exists(p))
         throw mv::failure(errc::archive, "archive " + p.string() +
                                              " does not exist; run `mailvault sync` first or "
@@ -50,6 +51,7 @@ std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, b
     o.create = create;
     o.read_only = read_only;
     o.zstd_level = zstd_level;
+    o.defer_index = defer_index;
     return std::make_unique<archive::archive>(p, o);
 }
 

@@ -32,7 +32,8 @@ std::filesystem::path archive_path(const po::variables_map& vm);
 // Opens the archive; `create` makes it if missing. A missing archive without `create` is a
 // one-line archive error saying to run `mailvault sync` first.
 std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, bool create,
-                                               bool read_only, int zstd_level = 3);
+                                               bool read_only, int zstd_level = 3,
+                                               bool defer_index = false);
 
 bool stderr_is_tty();
 

@@ -53,7 +53,13 @@ echo "== mailvault status"
 "$mv" status --config "$demo/config.toml"
 echo "== mailvault verify"
 "$mv" verify --config "$demo/config.toml"
-echo "== mailvault search 'subject:(test)'"
+echo "== mailvault search test   (full text: subjects, addresses, bodies)"
 "$mv" search --config "$demo/config.toml" test | head -20
+first=$("$mv" search --config "$demo/config.toml" test | head -1 | awk '{print $NF}')
+if [ -n "$first" ]; then
+  echo "== mailvault show $first   (headers and decoded text; --raw gives the exact bytes)"
+  "$mv" show --config "$demo/config.toml" "$first" | head -30
+fi
 echo
-echo "The archive is $demo/archive.sqlite; try: $mv show --config $demo/config.toml --help"
+echo "The archive is $demo/archive.sqlite (config: $demo/config.toml)."
+echo "Try: $mv sync --config $demo/config.toml   (a second run fetches nothing)"
