@@ -82,7 +82,7 @@ next_action op_base::pump() {
         if (st == framer::status::need_more) continue;
         response r;
         if (auto e = parse_response(s_.fr.current(), r)) {
-            finish(std::move(e));
+            finish(on_parse_error(s_.fr.current(), std::move(e)));
             continue;
         }
         dispatch(r);
@@ -206,6 +206,12 @@ void greeting_op::on_response(const response& r) {
         return finish();
     }
     finish(syntax_error(*r.framed, 0, "unexpected greeting"));
+}
+
+mv::error greeting_op::on_parse_error(const framed_response& fr, mv::error) {
+    return syntax_error(fr, 0,
+                        "not an IMAP greeting (expected '* OK', '* PREAUTH' or '* BYE'; is this "
+                        "an IMAP port, and TLS set right?)");
 }
 
 // ---------------------------------------------------------------- command_op

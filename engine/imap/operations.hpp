@@ -33,6 +33,8 @@ protected:
     virtual literal_sink* sink() { return nullptr; }
     virtual void before_io() {}                   // chance to queue more commands (pipelining)
     virtual void on_special_done() { finish(); }  // after tls_handshake / start_deflate
+    // A complete response that does not parse; lets an operation say what it expected instead.
+    virtual mv::error on_parse_error(const framed_response&, mv::error e) { return e; }
 
     // Queues a command (its pieces, see command_builder) and registers its tag.
     void send(const std::string& tag, std::vector<std::string> pieces);
@@ -76,6 +78,9 @@ public:
 private:
     void begin() override {}
     void on_response(const response& r) override;
+    // Whatever the parser disliked, the real problem is "this is not an IMAP server": name the
+    // first bytes (offset 0), not some token deep inside a line of another protocol.
+    mv::error on_parse_error(const framed_response& fr, mv::error e) override;
 };
 
 // One or more pipelined commands with hooks. Finishes when every tag has completed; the first

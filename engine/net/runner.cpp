@@ -162,7 +162,15 @@ struct connection::impl {
         return {};
     }
 
+    // A failed handshake leaves no TLS stream behind: tls_active() must not report TLS that never
+    // started (and the destructor must not send close_notify over it).
     mv::error handshake() {
+        mv::error e = try_handshake();
+        if (e) tls.reset();
+        return e;
+    }
+
+    mv::error try_handshake() {
         tls.emplace(sock, ssl_ctx);
         SSL* ssl = tls->native_handle();
         const bool pinned = !ep.tls_opts.fingerprint.empty();
