@@ -174,7 +174,12 @@ struct key_spec {
 };
 
 constexpr key_spec top_level_keys[] = {
-    {"archive"}, {"parallel_accounts"}, {"zstd_level"}, {"log_level"}, {"account"},
+    {"archive"}, {"parallel_accounts"}, {"zstd_level"}, {"log_level"}, {"account"}, {"prune_rule"},
+};
+
+constexpr key_spec prune_keys[] = {
+    {"name"},  {"account"},     {"folders"},      {"older_than"},
+    {"flags"}, {"larger_than"}, {"trash_folder"},
 };
 
 constexpr key_spec account_keys[] = {
@@ -338,10 +343,72 @@ public:
                 cfg.accounts.push_back(std::move(a));
             }
         }
+        if (const toml::node* n = root.get("prune_rule")) {
+            const toml::array* arr = n->as_array();
+            if (!arr || !arr->is_array_of_tables())
+                fail_at(n->source(), "prune_rule",
+                        std::string("expected an array of tables, found ") +
+                            (arr ? "an array of other values" : type_name(*n)) +
+                            "; write each rule as a [[prune_rule]] section");
+            for (std::size_t i = 0; i < arr->size(); ++i)
+                cfg.prune.push_back(read_prune(*arr->get(i)->as_table(),
+                                               "prune_rule[" + std::to_string(i) + "]", cfg));
+        }
         return cfg;
     }
 
 private:
+    prune_rule read_prune(const toml::table& t, const std::string& prefix, const config& cfg) {
+        prune_rule r;
+        auto key = [&](std::string_view k) { return prefix + "." + std::string(k); };
+        check_keys(t, prefix + ".", prune_keys, nullptr);
+        if (auto v = get_string(t, "name", key("name"))) r.name = *v;
+        if (auto v = get_string(t, "account", key("account"))) {
+            const account* a = cfg.find(*v);
+            if (!a)
+                fail_at(t.get("account")->source(), key("account"),
+                        "no [[account]] named " + quote(*v) + "; use one of the account names");
+            if (a->protocol != protocol::imap)
+                fail_at(t.get("account")->source(), key("account"),
+                        "account " + quote(*v) +
+                            " is POP3; prune works on IMAP accounts (POP3 uses `delete`)");
+            r.account = *v;
+        }
+        if (auto v = get_string_list(t, "folders", key("folders"))) r.folders = std::move(*v);
+        if (t.get("older_than")) r.older_than = parse_duration(t, "older_than", key("older_than"));
+        if (auto v = get_string_list(t, "flags", key("flags"))) r.flags = std::move(*v);
+        if (const toml::node* n = t.get("larger_than")) {
+            if (n->is_integer()) {
+                if (n->as_integer()->get() < 0)
+                    fail_at(n->source(), key("larger_than"), "must not be negative");
+                r.larger_than = static_cast<std::uint64_t>(n->as_integer()->get());
+            } else {
+                std::string s = get_string(t, "larger_than", key("larger_than")).value_or("");
+                std::uint64_t mult = 1;
+                if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.pop_back();
+                if (!s.empty()) {
+                    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(s.back())));
+                    if (u == 'K') mult = 1024;
+                    if (u == 'M') mult = 1024 * 1024;
+                    if (u == 'G') mult = 1024ull * 1024 * 1024;
+                    if (mult != 1) s.pop_back();
+                }
+                bool ok = !s.empty() && s.size() < 12;
+                for (char c : s) ok = ok && std::isdigit(static_cast<unsigned char>(c));
+                if (!ok)
+                    fail_at(n->source(), key("larger_than"),
+                            "is not a size; write bytes or a number with k, M or G, e.g. \"5M\"");
+                r.larger_than = std::stoull(s) * mult;
+            }
+        }
+        if (auto v = get_string(t, "trash_folder", key("trash_folder"))) r.trash_folder = *v;
+        if (r.older_than.count() == 0 && !r.larger_than && r.flags.empty())
+            fail_at(t.source(), prefix,
+                    "a prune rule needs at least one of older_than, larger_than or flags; a "
+                    "rule without criteria would select every message");
+        return r;
+    }
+
     [[noreturn]] void fail_at(const toml::source_region& where, std::string_view key,
                               std::string_view what) const {
         std::string msg = file_;

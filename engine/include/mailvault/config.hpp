@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,18 @@ struct account {
     bool enable_qresync = true;
 };
 
+// One [[prune_rule]] table (see docs/retention.md): which archived IMAP messages `mailvault prune`
+// deletes from the server. At least one of older_than, larger_than, flags is required.
+struct prune_rule {
+    std::string name;                    // for the audit log; empty: described from the criteria
+    std::string account;                 // empty: every IMAP account
+    std::vector<std::string> folders;    // patterns as in `folders`; empty: every archived folder
+    std::chrono::seconds older_than{0};  // 0: no age criterion (INTERNALDATE)
+    std::vector<std::string> flags;      // all must be set, e.g. \Seen
+    std::optional<std::uint64_t> larger_than;  // bytes
+    std::optional<std::string> trash_folder;   // UID MOVE here instead of expunging
+};
+
 struct config {
     std::filesystem::path source;   // the file it was loaded from
     std::filesystem::path archive;  // expanded, absolute
@@ -86,6 +99,7 @@ struct config {
     int zstd_level = 3;
     mv::config::log_level log_level = log_level::info;
     std::vector<account> accounts;
+    std::vector<prune_rule> prune;  // [[prune_rule]] tables, in file order
 
     // nullptr when no account has that name.
     const account* find(std::string_view account_name) const noexcept;

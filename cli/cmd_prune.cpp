@@ -1,0 +1,214 @@
+// `mailvault prune`: delete archived, verified messages from IMAP servers by retention rules.
+// Dry run (the plan) unless --execute. See docs/retention.md.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli.hpp"
+#include "common.hpp"
+#include "sync/prune.hpp"
+
+namespace mv::cli {
+namespace {
+
+std::string human_size(std::uint64_t b) {
+    const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+    double v = static_cast<double>(b);
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+sync::prune_rule rule_from_config(const config::prune_rule& c) {
+    sync::prune_rule r;
+    r.name = c.name;
+    if (!c.account.empty()) r.account = c.account;
+    r.folders = c.folders;
+    if (c.older_than.count() > 0) r.older_than = c.older_than;
+    r.flags = c.flags;
+    r.larger_than = c.larger_than;
+    return r;
+}
+
+nlohmann::json to_json(const sync::prune_report& r, bool dry) {
+    nlohmann::json folders = nlohmann::json::array();
+    for (const auto& f : r.folders) {
+        nlohmann::json refused = nlohmann::json::array();
+        for (const auto& x : f.refused) refused.push_back({{"uid", x.uid}, {"reason", x.reason}});
+        nlohmann::json j = {{"name", f.name},
+                            {"uidvalidity", f.uidvalidity.value_or(0)},
+                            {"planned", f.planned.size()},
+                            {"planned_uids", sync::compress_uids(f.planned)},
+                            {"planned_bytes", f.planned_bytes},
+                            {"deleted", f.deleted.size()},
+                            {"deleted_uids", sync::compress_uids(f.deleted)},
+                            {"deleted_bytes", f.deleted_bytes},
+                            {"refused", refused}};
+        if (!dry) j["method"] = f.method;
+        if (f.hold_id) j["hold"] = {{"id", *f.hold_id}, {"reason", f.hold_reason}};
+        if (f.err) j["error"] = {{"kind", errc_name(f.err.code)}, {"message", f.err.message}};
+        folders.push_back(j);
+    }
+    nlohmann::json j = {
+        {"account", r.account}, {"status", r.err ? "failed" : "ok"}, {"folders", folders}};
+    if (r.err) j["error"] = {{"kind", errc_name(r.err.code)}, {"message", r.err.message}};
+    return j;
+}
+
+int run_prune(const std::vector<std::string>& args) {
+    po::options_description d("mailvault prune [options]");
+    add_archive_options(d);
+    d.add_options()("account,a", po::value<std::vector<std::string>>(),
+                    "only this account (repeatable)")(
+        "folder,f", po::value<std::vector<std::string>>(),
+        "folder pattern for the command-line rule (repeatable; * and % wildcards)")(
+        "older-than", po::value<std::string>(), "INTERNALDATE older than this: 30d, 12h, 2w")(
+        "flag", po::value<std::vector<std::string>>(),
+        "only messages with this flag, e.g. '\\Seen'")("larger-than", po::value<std::string>(),
+                                                       "only messages larger than this: 5M, 200k")(
+        "execute", "really delete (default: print the plan and change nothing)")(
+        "trash", po::value<std::string>(), "UID MOVE to this folder instead of expunging")(
+        "allow-plain-expunge",
+        "without UIDPLUS: plain EXPUNGE when no other message is marked \\Deleted")(
+        "json", "machine-readable summary on stdout")("quiet,q", "no per-message log lines")(
+        "help,h", "this help");
+    auto vm = parse(args, d);
+    if (vm.count("help")) {
+        std::cout << d << "\n";
+        return exit_ok;
+    }
+    auto cfg = load_config(vm);
+    const bool execute = vm.count("execute") > 0;
+    const bool json = vm.count("json") > 0;
+
+    sync::prune_options opts;
+    opts.execute = execute;
+    const bool cli_rule = vm.count("older-than") || vm.count("flag") || vm.count("larger-than");
+    if (cli_rule) {
+        sync::prune_rule r;
+        if (vm.count("folder")) r.folders = vm["folder"].as<std::vector<std::string>>();
+        if (vm.count("older-than")) {
+            const auto s = vm["older-than"].as<std::string>();
+            r.older_than = sync::parse_retention_duration(s);
+            if (!r.older_than)
+                throw mv::failure(errc::usage, "--older-than '" + s +
+                                                   "' is not a duration; write e.g. 30d, 12h, 2w");
+        }
+        if (vm.count("larger-than")) {
+            const auto s = vm["larger-than"].as<std::string>();
+            r.larger_than = sync::parse_size(s);
+            if (!r.larger_than)
+                throw mv::failure(errc::usage,
+                                  "--larger-than '" + s + "' is not a size; write e.g. 5M, 200k");
+        }
+        if (vm.count("flag")) r.flags = vm["flag"].as<std::vector<std::string>>();
+        if (auto why = sync::validate_rule(r); !why.empty()) throw mv::failure(errc::usage, why);
+        opts.rules.push_back(std::move(r));
+    } else {
+        if (vm.count("folder"))
+            throw mv::failure(errc::usage,
+                              "--folder needs a command-line rule: add --older-than, --flag or "
+                              "--larger-than");
+        for (const auto& c : cfg.prune) opts.rules.push_back(rule_from_config(c));
+        if (opts.rules.empty())
+            throw mv::failure(errc::usage,
+                              "no prune rule: give --older-than, --flag or "
+                              "--larger-than, or add [[prune]] rules to " +
+                                  cfg.source.string());
+    }
+    if (vm.count("trash")) opts.trash = vm["trash"].as<std::string>();
+    opts.allow_plain_expunge = vm.count("allow-plain-expunge") > 0;
+    if (!json && !vm.count("quiet"))
+        opts.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+
+    // Accounts: those asked for, else every IMAP account a rule covers.
+    std::vector<const config::account*> accounts;
+    if (vm.count("account")) {
+        for (const auto& n : vm["account"].as<std::vector<std::string>>()) {
+            auto* a = cfg.find(n);
+            if (!a)
+                throw mv::failure(errc::usage,
+                                  "no account named '" + n + "' in " + cfg.source.string());
+            accounts.push_back(a);
+        }
+    } else {
+        for (const auto& a : cfg.accounts) {
+            if (a.protocol != config::protocol::imap) continue;
+            for (const auto& r : opts.rules)
+                if (!r.account || *r.account == a.name) {
+                    accounts.push_back(&a);
+                    break;
+                }
+        }
+    }
+    // A trash folder from the config rules applies when none is given on the command line.
+    if (!opts.trash && !cli_rule)
+        for (const auto& c : cfg.prune)
+            if (c.trash_folder) opts.trash = c.trash_folder;
+
+    const auto path =
+        vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
+    auto arch = open_archive(path, false, !execute, cfg.zstd_level);
+    sync::shared_archive shared(*arch);
+
+    std::vector<sync::prune_report> reports;
+    for (const auto* a : accounts) reports.push_back(sync::prune_imap_account(*a, shared, opts));
+
+    int code = exit_ok;
+    for (const auto& r : reports) {
+        if (r.err) {
+            if (code == exit_ok || code == exit_partial) code = exit_code_for(r.err.code);
+            std::fprintf(stderr, "mailvault: %s\n", r.err.message.c_str());
+        }
+        for (const auto& f : r.folders) {
+            for (const auto& x : f.refused)
+                if (x.reason.find("verification") != std::string::npos ||
+                    x.reason.find("archived copy") != std::string::npos)
+                    if (code == exit_ok || code == exit_partial) code = exit_verify_failed;
+            if (f.err && code == exit_ok) code = exit_partial;
+        }
+    }
+    if (json) {
+        nlohmann::json out = {{"dry_run", !execute}, {"accounts", nlohmann::json::array()}};
+        for (const auto& r : reports) out["accounts"].push_back(to_json(r, !execute));
+        out["exit_code"] = code;
+        std::cout << out.dump(2) << "\n";
+        return code;
+    }
+    for (const auto& r : reports) {
+        for (const auto& f : r.folders) {
+            const std::string where = r.account + "/" + f.name;
+            if (f.hold_id) {
+                std::printf("%s: skipped: under legal hold %lld (%s)\n", where.c_str(),
+                            static_cast<long long>(*f.hold_id), f.hold_reason.c_str());
+                continue;
+            }
+            if (f.err) std::printf("%s: error: %s\n", where.c_str(), f.err.message.c_str());
+            if (!execute)
+                std::printf("%s: would delete %zu messages (%s)%s%s\n", where.c_str(),
+                            f.planned.size(), human_size(f.planned_bytes).c_str(),
+                            f.planned.empty() ? "" : ": UIDs ",
+                            sync::compress_uids(f.planned).c_str());
+            else if (!f.err)
+                std::printf("%s: deleted %zu messages (%s)%s%s%s\n", where.c_str(),
+                            f.deleted.size(), human_size(f.deleted_bytes).c_str(),
+                            f.method.empty() ? "" : (" [" + f.method + "]").c_str(),
+                            f.deleted.empty() ? "" : ": UIDs ",
+                            sync::compress_uids(f.deleted).c_str());
+            for (const auto& x : f.refused)
+                std::printf("%s: kept UID %u: %s\n", where.c_str(), x.uid, x.reason.c_str());
+        }
+    }
+    if (!execute) std::printf("dry run: nothing changed; add --execute to delete\n");
+    return code;
+}
+
+MV_COMMAND("prune", "delete archived and verified messages from IMAP servers by rules", run_prune);
+
+}  // namespace
+}  // namespace mv::cli
