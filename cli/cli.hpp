@@ -49,5 +49,7 @@ struct registrar {
 #define MV_CLI_CONCAT2(a, b) a##b
 #define MV_CLI_CONCAT(a, b) MV_CLI_CONCAT2(a, b)
 // MV_COMMAND("verify", "Re-hash every stored message ...", [](const auto& args) { ... });
-#define MV_COMMAND(name, summary, fn) \
-    static ::mv::cli::registrar MV_CLI_CONCAT(mv_cmd_registrar_, __LINE__){name, summary, fn}
+#define MV_COMMAND(name, summary, fn)                                        \
+    static ::mv::cli::registrar MV_CLI_CONCAT(mv_cmd_registrar_, __LINE__) { \
+        name, summary, fn                                                    \
+    }

@@ -50,11 +50,20 @@ private:
             double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             double bytes = static_cast<double>(c_.bytes.load());
-            std::fprintf(stderr, "\r\033[Ksync: folders %lld/%lld  messages %lld  %s  %s/s",
+            const auto done = c_.messages.load();
+            const auto expected = c_.expected_messages.load();
+            std::string eta;
+            if (secs > 2 && done > 0 && expected > done) {
+                const double left =
+                    static_cast<double>(expected - done) * secs / static_cast<double>(done);
+                eta = "  ETA " + std::to_string(static_cast<long long>(left + 0.5)) + " s";
+            }
+            std::fprintf(stderr, "\r\033[Ksync: folders %lld/%lld  messages %lld/%lld  %s  %s/s%s",
                          static_cast<long long>(c_.folders_done.load()),
                          static_cast<long long>(c_.folders_total.load()),
-                         static_cast<long long>(c_.messages.load()), human_bytes(bytes).c_str(),
-                         human_bytes(secs > 0 ? bytes / secs : 0).c_str());
+                         static_cast<long long>(done), static_cast<long long>(expected),
+                         human_bytes(bytes).c_str(),
+                         human_bytes(secs > 0 ? bytes / secs : 0).c_str(), eta.c_str());
             std::fflush(stderr);
         }
     }

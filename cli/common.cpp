@@ -37,8 +37,7 @@ std::filesystem::path archive_path(const po::variables_map& vm) {
 }
 
 std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, bool create,
-                                               bool read_only, int zstd_level,
-                                               bool defer_index) {
+                                               bool read_only, int zstd_level, bool defer_index) {
     if (!create && !std::filesystem::exists(p))
         throw mv::failure(errc::archive, "archive " + p.string() +
                                              " does not exist; run `mailvault sync` first or "

@@ -46,6 +46,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+class StartError(Exception):
+    """Dovecot did not come up (e.g. a port chosen as free was taken meanwhile): retry."""
+
+
 def die(msg):
     print(f"testbed: {msg}", file=sys.stderr)
     sys.exit(1)
@@ -137,6 +141,8 @@ ssl_min_protocol = TLSv1.2
 # Loopback-only test server: allow LOGIN/USER before STARTTLS so plain-TCP tests can run.
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Tests provoke failed logins on purpose: no 2 s penalty each.
+auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/passwd
@@ -263,7 +269,8 @@ def wait_ports(st, proc, timeout=30):
     for name, port in st["ports"].items():
         while True:
             if proc is not None and proc.poll() is not None:
-                die(f"dovecot exited early ({proc.returncode}); see {st['dir']}/log/dovecot.log")
+                raise StartError(f"dovecot exited early ({proc.returncode}); "
+                                 f"see {st['dir']}/log/dovecot.log")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                     if name in ("imap", "pop3"):
@@ -274,7 +281,8 @@ def wait_ports(st, proc, timeout=30):
                     break
             except OSError:
                 if time.time() > deadline:
-                    die(f"dovecot did not answer on {name} port {port}; see {st['dir']}/log")
+                    raise StartError(f"dovecot did not answer on {name} port {port}; "
+                                     f"see {st['dir']}/log")
                 time.sleep(0.05)
 
 
@@ -369,8 +377,22 @@ def cmd_start(a):
     os.chmod(os.path.join(d, "passwd"), 0o644)
     st["ca"] = os.path.join(d, "tls", "ca.crt")
     st["other_ca"] = os.path.join(d, "tls", "other-ca.crt")
-    dovecot_start(d, st)
+    start_with_retries(d, st)
     print(json.dumps(st))
+
+
+def start_with_retries(d, st, attempts=4):
+    """Free ports are picked by binding port 0 and closing: another process (a parallel test)
+    can take one before Dovecot binds it. Then Dovecot exits; pick new ports and try again."""
+    for attempt in range(attempts):
+        try:
+            dovecot_start(d, st)
+            return
+        except StartError as e:
+            dovecot_stop(d, st)
+            if attempt == attempts - 1:
+                die(str(e))
+            st["ports"] = {k: free_port() for k in st["ports"]}
 
 
 def cmd_stop(a):
@@ -389,7 +411,11 @@ def cmd_restart(a):
         st["compress"] = False
     if a.compress:
         st["compress"] = True
-    dovecot_start(d, st)
+    try:
+        dovecot_start(d, st)  # same ports: clients reconnect to where they were
+    except StartError:
+        dovecot_stop(d, st)
+        start_with_retries(d, st)
     print(json.dumps(st))
 
 

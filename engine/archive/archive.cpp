@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 
@@ -1100,6 +1101,26 @@ void archive::for_each_entry(std::int64_t mailbox_id,
     while (s.step()) fn(impl::read_entry(s, 0));
 }
 
+std::int64_t archive::live_count(std::int64_t mailbox_id) {
+    auto m = d_->must_mailbox(mailbox_id);
+    auto s = d_->stmt(
+        "SELECT count(*) FROM entries WHERE mailbox_id = ? AND generation = ? AND "
+        "expunged_at IS NULL");
+    s->bind(1, mailbox_id).bind(2, m.generation);
+    return s->step() ? s->int64(0) : 0;
+}
+
+std::vector<std::uint32_t> archive::live_uids(std::int64_t mailbox_id) {
+    auto m = d_->must_mailbox(mailbox_id);
+    auto s = d_->stmt(
+        "SELECT uid FROM entries WHERE mailbox_id = ? AND generation = ? AND uid IS NOT NULL "
+        "AND expunged_at IS NULL ORDER BY uid");
+    s->bind(1, mailbox_id).bind(2, m.generation);
+    std::vector<std::uint32_t> out;
+    while (s->step()) out.push_back(static_cast<std::uint32_t>(s->int64(0)));
+    return out;
+}
+
 std::vector<entry_view> archive::list_entries(std::int64_t mailbox_id,
                                               std::optional<std::int64_t> generation) {
     std::vector<entry_view> out;
@@ -1258,6 +1279,192 @@ audit_report archive::audit_verify() {
                              (last_head.empty() ? std::string("absent") : last_head) +
                              " (rows deleted at the end?)");
     return r;
+}
+
+// ---- legal holds ----------------------------------------------------------------------------
+
+std::int64_t archive::add_hold(std::int64_t account_id, std::optional<std::int64_t> mailbox_id,
+                               std::string_view reason) {
+    d_->require_writable();
+    std::string account_name, mailbox_name;
+    {
+        auto s = d_->stmt("SELECT name FROM accounts WHERE id = ?");
+        s->bind(1, account_id);
+        if (!s->step()) misuse("no account with id " + std::to_string(account_id));
+        account_name = s->text(0);
+    }
+    if (mailbox_id) {
+        auto m = d_->must_mailbox(*mailbox_id);
+        if (m.account_id != account_id) misuse("mailbox of another account");
+        mailbox_name = m.name;
+    }
+    impl::savepoint sp(*d_);
+    const std::int64_t t = d_->now();
+    {
+        auto s = d_->stmt(
+            "INSERT INTO legal_holds (account_id, mailbox_id, reason, added_at) VALUES (?,?,?,?)");
+        s->bind(1, account_id).bind(2, mailbox_id).bind(3, reason).bind(4, t);
+        s->run();
+    }
+    const std::int64_t id = d_->db.last_insert_rowid();
+    nlohmann::json j = {{"hold_id", id},
+                        {"account", account_name},
+                        {"folder", mailbox_id ? nlohmann::json(mailbox_name) : nlohmann::json()},
+                        {"reason", std::string(reason)},
+                        {"time", t}};
+    audit_append("hold_add", j.dump());
+    sp.release();
+    return id;
+}
+
+std::vector<legal_hold> archive::holds(bool include_released) {
+    std::vector<legal_hold> out;
+    auto s = d_->db.prepare(
+        "SELECT h.id, h.account_id, a.name, h.mailbox_id, m.name, h.reason, h.added_at, "
+        "h.released_at FROM legal_holds h JOIN accounts a ON a.id = h.account_id LEFT JOIN "
+        "mailboxes m ON m.id = h.mailbox_id WHERE ?1 OR h.released_at IS NULL ORDER BY h.id");
+    s.bind(1, static_cast<std::int64_t>(include_released));
+    while (s.step()) {
+        legal_hold h;
+        h.id = s.int64(0);
+        h.account_id = s.int64(1);
+        h.account = s.text(2);
+        h.mailbox_id = s.opt_int64(3);
+        h.mailbox = s.opt_text(4);
+        h.reason = s.text(5);
+        h.added_at = s.int64(6);
+        h.released_at = s.opt_int64(7);
+        out.push_back(std::move(h));
+    }
+    return out;
+}
+
+legal_hold archive::release_hold(std::int64_t hold_id, std::string_view reason) {
+    d_->require_writable();
+    std::optional<legal_hold> found;
+    for (auto& h : holds(true))
+        if (h.id == hold_id) found = h;
+    if (!found)
+        throw mv::failure(errc::usage, "there is no legal hold with id " + std::to_string(hold_id) +
+                                           "; see `mailvault hold list`");
+    if (found->released_at)
+        throw mv::failure(errc::usage,
+                          "legal hold " + std::to_string(hold_id) + " was already released");
+    impl::savepoint sp(*d_);
+    const std::int64_t t = d_->now();
+    {
+        auto s = d_->stmt("UPDATE legal_holds SET released_at = ? WHERE id = ?");
+        s->bind(1, t).bind(2, hold_id);
+        s->run();
+    }
+    nlohmann::json j = {
+        {"hold_id", hold_id},
+        {"account", found->account},
+        {"folder", found->mailbox ? nlohmann::json(*found->mailbox) : nlohmann::json()},
+        {"hold_reason", found->reason},
+        {"reason", std::string(reason)},
+        {"time", t}};
+    audit_append("hold_release", j.dump());
+    sp.release();
+    found->released_at = t;
+    return *found;
+}
+
+void archive::for_each_audit(const std::function<void(const audit_row&)>& fn) {
+    auto s = d_->db.prepare(
+        "SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq");
+    while (s.step()) {
+        audit_row r;
+        r.seq = s.int64(0);
+        r.at = s.int64(1);
+        r.kind = s.text(2);
+        r.payload = s.text(3);
+        r.prev_hash = blob_hash(s.blob(4));
+        r.hash = blob_hash(s.blob(5));
+        fn(r);
+    }
+}
+
+// ---- archive-side retention -----------------------------------------------------------------
+
+std::vector<purge_row> archive::purge_rows(const entry_filter& f) {
+    std::vector<purge_row> out;
+    auto s = d_->db.prepare(
+        "SELECT e.id, a.id, a.name, m.id, m.name, e.uidvalidity, e.uid, e.uidl, e.internaldate, "
+        "e.first_seen, e.expunged_at, e.size, c.sha256 FROM entries e JOIN contents c ON c.id = "
+        "e.content_id JOIN mailboxes m ON m.id = e.mailbox_id JOIN accounts a ON a.id = "
+        "m.account_id WHERE (?1 IS NULL OR a.name = ?1) AND (?2 IS NULL OR m.name = ?2 OR "
+        "m.wire_name = ?2) AND (?3 OR e.expunged_at IS NULL) ORDER BY a.name, m.name, "
+        "e.generation, e.uid, e.uidl");
+    s.bind(1, f.account).bind(2, f.mailbox).bind(3, static_cast<std::int64_t>(f.include_expunged));
+    while (s.step()) {
+        purge_row r;
+        r.entry_id = s.int64(0);
+        r.account_id = s.int64(1);
+        r.account = s.text(2);
+        r.mailbox_id = s.int64(3);
+        r.mailbox = s.text(4);
+        if (auto v = s.opt_int64(5)) r.uidvalidity = static_cast<std::uint32_t>(*v);
+        if (auto v = s.opt_int64(6)) r.uid = static_cast<std::uint32_t>(*v);
+        r.uidl = s.opt_text(7);
+        r.internaldate = s.opt_int64(8);
+        r.first_seen = s.int64(9);
+        r.expunged_at = s.opt_int64(10);
+        r.size = static_cast<std::uint64_t>(s.int64(11));
+        r.content = blob_hash(s.blob(12));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+purge_stats archive::purge_entries(std::span<const std::int64_t> entry_ids) {
+    d_->require_writable();
+    purge_stats st;
+    impl::savepoint sp(*d_);
+    std::set<std::int64_t> contents;
+    for (auto id : entry_ids) {
+        {
+            auto s = d_->stmt("SELECT content_id FROM entries WHERE id = ?");
+            s->bind(1, id);
+            if (!s->step()) continue;
+            contents.insert(s->int64(0));
+        }
+        {
+            auto s = d_->stmt("DELETE FROM flag_history WHERE entry_id = ?");
+            s->bind(1, id);
+            s->run();
+        }
+        auto s = d_->stmt("DELETE FROM entries WHERE id = ?");
+        s->bind(1, id);
+        s->run();
+        st.entries += d_->db.changes();
+    }
+    for (auto cid : contents) {
+        {
+            auto s = d_->stmt("SELECT count(*) FROM entries WHERE content_id = ?");
+            s->bind(1, cid);
+            if (s->step() && s->int64(0) > 0) continue;  // still referenced (dedup)
+        }
+        {
+            auto s = d_->stmt("SELECT raw_size, stored_size FROM contents WHERE id = ?");
+            s->bind(1, cid);
+            if (!s->step()) continue;
+            st.raw_bytes += s->int64(0);
+            st.stored_bytes += s->int64(1);
+        }
+        for (const char* q :
+             {"DELETE FROM chunks WHERE content_id = ?",
+              "DELETE FROM header_index WHERE content_id = ?",
+              "DELETE FROM message_fts WHERE rowid = ?", "DELETE FROM contents WHERE id = ?"}) {
+            auto s = d_->stmt(q);
+            s->bind(1, cid);
+            s->run();
+        }
+        ++st.contents;
+    }
+    sp.release();
+    d_->content_count = d_->scalar("SELECT count(*) FROM contents");
+    return st;
 }
 
 std::vector<search_hit> archive::search(std::string_view q, std::size_t limit) {

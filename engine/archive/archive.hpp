@@ -248,6 +248,52 @@ struct recompress_stats {
     std::int64_t bytes_after = 0;
 };
 
+// A legal hold (table legal_holds): while active, nothing in its scope may be deleted from the
+// server (prune) or from the archive (purge).
+struct legal_hold {
+    std::int64_t id = 0;
+    std::int64_t account_id = 0;
+    std::string account;
+    std::optional<std::int64_t> mailbox_id;  // nullopt: the whole account
+    std::optional<std::string> mailbox;      // decoded folder name
+    std::string reason;
+    std::int64_t added_at = 0;
+    std::optional<std::int64_t> released_at;
+    bool active() const { return !released_at; }
+};
+
+struct audit_row {
+    std::int64_t seq = 0;
+    std::int64_t at = 0;
+    std::string kind;
+    std::string payload;  // JSON
+    sha256 prev_hash, hash;
+};
+
+// An entry as purge sees it (any generation).
+struct purge_row {
+    std::int64_t entry_id = 0;
+    std::int64_t account_id = 0;
+    std::string account;
+    std::int64_t mailbox_id = 0;
+    std::string mailbox;
+    std::optional<std::uint32_t> uidvalidity;
+    std::optional<std::uint32_t> uid;
+    std::optional<std::string> uidl;
+    std::optional<std::int64_t> internaldate;
+    std::int64_t first_seen = 0;
+    std::optional<std::int64_t> expunged_at;
+    std::uint64_t size = 0;
+    sha256 content;
+};
+
+struct purge_stats {
+    std::int64_t entries = 0;       // entry rows deleted
+    std::int64_t contents = 0;      // contents no longer referenced, deleted with their chunks
+    std::int64_t raw_bytes = 0;     // of those contents
+    std::int64_t stored_bytes = 0;  // freed in the file (before VACUUM)
+};
+
 using progress_fn = std::function<void(std::int64_t done, std::int64_t total)>;
 using sink_fn = std::function<void(std::string_view)>;
 
@@ -314,6 +360,10 @@ public:
     // Entries of one generation (default: current), ordered by uid (or uidl), streamed.
     void for_each_entry(std::int64_t mailbox_id, const std::function<void(const entry_view&)>& fn,
                         std::optional<std::int64_t> generation = std::nullopt);
+    // Entries of the current generation not marked expunged (what the server should hold).
+    std::int64_t live_count(std::int64_t mailbox_id);
+    // Their UIDs, ascending (IMAP entries only).
+    std::vector<std::uint32_t> live_uids(std::int64_t mailbox_id);
     std::vector<entry_view> list_entries(std::int64_t mailbox_id,
                                          std::optional<std::int64_t> generation = std::nullopt);
     void for_each_located_entry(const entry_filter& f,
@@ -333,6 +383,24 @@ public:
     // Audit log (append-only, hash chained).
     std::int64_t audit_append(std::string_view kind, std::string_view json_payload);
     audit_report audit_verify();
+
+    // Legal holds. add_hold and release_hold append their audit record in the same savepoint
+    // (they join the caller's transaction). release_hold throws errc::usage when the hold does not
+    // exist or is already released.
+    std::int64_t add_hold(std::int64_t account_id, std::optional<std::int64_t> mailbox_id,
+                          std::string_view reason);
+    legal_hold release_hold(std::int64_t hold_id, std::string_view reason);
+    std::vector<legal_hold> holds(bool include_released = false);
+
+    // Audit rows in order (for export).
+    void for_each_audit(const std::function<void(const audit_row&)>& fn);
+
+    // Archive-side retention. purge_rows lists entries of every generation (optionally of one
+    // account / folder); purge_entries deletes the given entries (and their flag history), then
+    // every content no longer referenced by any entry, with its chunks and index rows. Call it in
+    // a transaction; it does not check holds or ages (sync/retention.hpp decides).
+    std::vector<purge_row> purge_rows(const entry_filter& f);
+    purge_stats purge_entries(std::span<const std::int64_t> entry_ids);
 
     // Search and statistics.
     std::vector<search_hit> search(std::string_view fts_query, std::size_t limit = 50);

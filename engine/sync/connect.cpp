@@ -24,6 +24,10 @@ net::endpoint endpoint_for(const config::account& acct) {
 
 namespace {
 
+bool is_loopback_host(const std::string& h) {
+    return h == "localhost" || h == "::1" || h == "[::1]" || h.rfind("127.", 0) == 0;
+}
+
 [[noreturn]] void raise(const config::account& acct, const mv::error& e, const char* doing) {
     std::string hint;
     if (e.code == errc::auth) hint = "; check `user` and the password source of this account";
@@ -99,8 +103,14 @@ imap_session open_imap(const config::account& acct, const std::string& password)
         if (auto e = c.enable(want)) raise(acct, e, "ENABLE");
     s.qresync = c.state().is_enabled("QRESYNC");
     s.condstore = c.caps().has("CONDSTORE") || s.qresync;
+    // COMPRESS=DEFLATE trades server CPU for bytes on the wire: it pays on slow links and costs
+    // on fast ones (on loopback it only adds deflate time). `auto` uses it unless the server is
+    // on this machine. See docs/benchmarks.md for the measurements.
     const bool offers_compress = c.caps().has("COMPRESS=DEFLATE");
-    if (offers_compress && acct.compress == config::compress_mode::always)
+    const bool want_compress =
+        acct.compress == config::compress_mode::always ||
+        (acct.compress == config::compress_mode::automatic && !is_loopback_host(acct.host));
+    if (offers_compress && want_compress)
         if (auto e = c.compress()) raise(acct, e, "COMPRESS");
     return s;
 }

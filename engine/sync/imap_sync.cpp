@@ -49,16 +49,6 @@ archived_folder to_archived(const archive::mailbox_state& m, std::int64_t live) 
     return a;
 }
 
-// UIDs of the current generation's entries not marked expunged, ascending.
-std::vector<std::uint32_t> live_uids(archive::archive& a, std::int64_t mailbox_id) {
-    std::vector<std::uint32_t> out;
-    a.for_each_entry(mailbox_id, [&](const archive::entry_view& e) {
-        if (e.uid && !e.expunged_at) out.push_back(*e.uid);
-    });
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 imap::uid_set range_set(std::uint32_t first, std::uint32_t last) {
     imap::uid_set s;
     if (first <= last) s.ranges.push_back({first, last});
@@ -119,6 +109,7 @@ private:
                       std::map<std::string, imap::status_info>& statuses);
     void worker(imap_session* first);
     void sync_folder(imap_session& s, const folder_job& job, folder_report& fr);
+    bool unchanged(const folder_job& job, folder_report& fr);
     void commit(std::int64_t mailbox_id, std::vector<fetched_message>& batch,
                 const archive::watermarks& wm, folder_report& fr);
     void account_done(imap_session& s) {
@@ -176,6 +167,25 @@ void account_sync::list_folders(imap_session& s, std::vector<folder_job>& jobs,
     }
 }
 
+bool account_sync::unchanged(const folder_job& job, folder_report& fr) {
+    auto it = statuses_.find(job.entry.name);
+    if (it == statuses_.end() || !account_id_) return false;
+    archived_folder af;
+    {
+        std::lock_guard lk(ar_.mu);
+        auto ms = ar_.a.find_mailbox(account_id_, job.entry.name);
+        if (!ms) return false;
+        af = to_archived(*ms, ar_.a.live_count(ms->id));
+    }
+    server_folder sf{it->second.uidvalidity, it->second.uidnext, it->second.messages,
+                     it->second.highestmodseq};
+    fr.server_messages = sf.messages.value_or(0);
+    if (!folder_unchanged(af, sf)) return false;
+    fr.skipped = true;
+    fr.strategy = "unchanged";
+    return true;
+}
+
 void account_sync::run() {
     const auto t0 = clock_type::now();
     password_ = config::resolve_password(acct_);
@@ -196,14 +206,19 @@ void account_sync::run() {
     rep_.folders.resize(jobs.size());
     for (std::size_t i = 0; i < jobs.size(); ++i) {
         rep_.folders[i].name = jobs[i].name;
+        // Unchanged folders are settled here, from LIST-STATUS/STATUS alone: no SELECT, and no
+        // extra connection opened for them.
+        if (unchanged(jobs[i], rep_.folders[i])) continue;
         queue_.emplace_back(jobs[i], i);
     }
     if (opts_.progress) opts_.progress->folders_total += static_cast<std::int64_t>(jobs.size());
+    if (opts_.progress)
+        opts_.progress->folders_done += static_cast<std::int64_t>(jobs.size() - queue_.size());
 
     // The first session works too; extra sessions only when there is more than one folder.
     const std::size_t extra =
         std::min<std::size_t>(static_cast<std::size_t>(std::max(acct_.connections, 1)) - 1,
-                              jobs.size() > 1 ? jobs.size() - 1 : 0);
+                              queue_.size() > 1 ? queue_.size() - 1 : 0);
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < extra; ++i) threads.emplace_back([this] { worker(nullptr); });
     worker(&first);
@@ -315,22 +330,10 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
         }
         if (found) {
             ms = *found;
-            live = static_cast<std::int64_t>(live_uids(ar_.a, ms.id).size());
+            live = ar_.a.live_count(ms.id);
         }
     }
     archived_folder af = to_archived(ms, live);
-
-    // --- one round trip decides whether anything changed
-    if (auto it = statuses_.find(le.name); it != statuses_.end()) {
-        server_folder sf{it->second.uidvalidity, it->second.uidnext, it->second.messages,
-                         it->second.highestmodseq};
-        fr.server_messages = sf.messages.value_or(0);
-        if (folder_unchanged(af, sf)) {
-            fr.skipped = true;
-            fr.strategy = "unchanged";
-            return;
-        }
-    }
 
     // --- EXAMINE (read-only: a sync never changes the server)
     imap::select_request sel;
@@ -408,38 +411,68 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
     const std::uint32_t last_known = af.last_uid.value_or(0);
 
     // --- flags and expunges of what is already archived
-    std::vector<std::pair<std::uint32_t, imap::fetch_attrs>> flag_changes;
+    struct flag_update {
+        std::uint32_t uid;
+        std::vector<std::string> flags;
+        std::optional<std::uint64_t> modseq;
+    };
+    std::vector<flag_update> flag_changes;
     std::vector<std::uint32_t> vanished;
     std::vector<std::uint32_t> server_uids;  // when a full UID listing was obtained
     bool have_server_uids = false;
+    std::vector<std::uint32_t> archived_live;  // filled by the listing merge below
+    bool have_archived_live = false;
     if (plan.flags == flag_strategy::qresync) {
         for (auto& ch : sr.changes)
-            if (ch.uid && *ch.uid <= last_known) flag_changes.emplace_back(*ch.uid, ch);
+            if (ch.uid && ch.flags && *ch.uid <= last_known)
+                flag_changes.push_back({*ch.uid, persistent_flags(*ch.flags), ch.modseq});
         for (auto u : sr.vanished.expand())
             if (u <= last_known) vanished.push_back(u);
-    } else if (plan.flags == flag_strategy::condstore || plan.flags == flag_strategy::listing) {
+    } else if (plan.flags == flag_strategy::condstore) {
+        // Only what changed since the archived HIGHESTMODSEQ comes back.
         collecting_sink sink;
-        std::map<std::uint32_t, imap::fetch_attrs> listed;
         sink.on_attrs = [&](const imap::fetch_attrs& a) {
-            if (a.uid) listed[*a.uid] = a;
+            if (a.uid && a.flags && *a.uid <= last_known)
+                flag_changes.push_back({*a.uid, persistent_flags(*a.flags), a.modseq});
         };
         imap::fetch_request fq;
-        // CHANGEDSINCE covers what is archived; a full listing covers everything up to the
-        // UIDNEXT seen at EXAMINE, so it also names the new messages.
-        const std::uint32_t upper = plan.flags == flag_strategy::condstore
-                                        ? last_known
-                                        : std::max(last_known, sr.state.uidnext.value_or(1) - 1);
+        fq.sets = {range_set(1, last_known)};
+        fq.items = "(UID FLAGS MODSEQ)";
+        fq.changedsince = *af.highestmodseq;
+        if (auto e = c.uid_fetch(fq, sink)) fail(e, "UID FETCH CHANGEDSINCE");
+    } else if (plan.flags == flag_strategy::listing) {
+        // A full UID/FLAGS listing up to the UIDNEXT seen at EXAMINE: it names every message
+        // (so also the new ones). Kept compact (UID + canonical flags, sorted) and merged with
+        // the archive's entries in one ordered pass, so only real changes touch SQLite.
+        std::vector<std::pair<std::uint32_t, std::string>> listed;
+        collecting_sink sink;
+        sink.on_attrs = [&](const imap::fetch_attrs& a) {
+            if (a.uid && a.flags)
+                listed.emplace_back(*a.uid, archive::canonical_flags(persistent_flags(*a.flags)));
+        };
+        const std::uint32_t upper = std::max(last_known, sr.state.uidnext.value_or(1) - 1);
+        imap::fetch_request fq;
         fq.sets = {range_set(1, std::max<std::uint32_t>(upper, 1))};
-        fq.items = plan.flags == flag_strategy::condstore ? "(UID FLAGS MODSEQ)" : "(UID FLAGS)";
-        if (plan.flags == flag_strategy::condstore) fq.changedsince = *af.highestmodseq;
+        fq.items = "(UID FLAGS)";
         if (upper > 0)
             if (auto e = c.uid_fetch(fq, sink)) fail(e, "UID FETCH FLAGS");
-        for (auto& [uid, a] : listed)
-            if (uid <= last_known) flag_changes.emplace_back(uid, a);
-        if (plan.flags == flag_strategy::listing) {
-            for (auto& [uid, a] : listed) server_uids.push_back(uid);
-            have_server_uids = true;
+        std::sort(listed.begin(), listed.end());
+        server_uids.reserve(listed.size());
+        for (auto& l : listed) server_uids.push_back(l.first);
+        have_server_uids = true;
+        if (ms.id && af.uidvalidity && !plan.new_generation) {
+            std::lock_guard lk(ar_.mu);
+            std::size_t i = 0;
+            ar_.a.for_each_entry(ms.id, [&](const archive::entry_view& e) {
+                if (!e.uid || e.expunged_at) return;
+                archived_live.push_back(*e.uid);
+                while (i < listed.size() && listed[i].first < *e.uid) ++i;
+                if (i < listed.size() && listed[i].first == *e.uid && listed[i].second != e.flags)
+                    flag_changes.push_back({*e.uid, archive::split_flags(listed[i].second), {}});
+            });
+            std::sort(archived_live.begin(), archived_live.end());
         }
+        have_archived_live = true;
     }
     if (!have_server_uids && plan.flags != flag_strategy::qresync) {
         imap::search_result res;
@@ -450,12 +483,11 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
     }
     std::vector<std::uint32_t> to_fetch;
     if (have_server_uids) {
-        std::vector<std::uint32_t> archived;
-        if (af.uidvalidity && !plan.new_generation) {
+        if (!have_archived_live && af.uidvalidity && !plan.new_generation && ms.id) {
             std::lock_guard lk(ar_.mu);
-            if (ms.id) archived = live_uids(ar_.a, ms.id);
+            archived_live = ar_.a.live_uids(ms.id);
         }
-        auto d = diff_uids(archived, server_uids);
+        auto d = diff_uids(archived_live, server_uids);
         for (auto u : d.vanished) vanished.push_back(u);
         to_fetch = d.unknown;  // new UIDs and any hole a killed run left
     } else {
@@ -467,15 +499,14 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
             if (u > last_known) to_fetch.push_back(u);
         std::sort(to_fetch.begin(), to_fetch.end());
     }
+    if (opts_.progress)
+        opts_.progress->expected_messages += static_cast<std::int64_t>(to_fetch.size());
 
     if (!dry_ && (!flag_changes.empty() || !vanished.empty())) {
         std::lock_guard lk(ar_.mu);
         archive::transaction tx(ar_.a);
-        for (auto& [uid, a] : flag_changes) {
-            if (!a.flags) continue;
-            if (ar_.a.update_flags(ms.id, uid, persistent_flags(*a.flags), a.modseq))
-                ++fr.flags_updated;
-        }
+        for (auto& u : flag_changes)
+            if (ar_.a.update_flags(ms.id, u.uid, u.flags, u.modseq)) ++fr.flags_updated;
         if (!vanished.empty()) fr.expunged += ar_.a.mark_expunged(ms.id, vanished);
         tx.commit();
     }

@@ -200,8 +200,9 @@ std::map<std::uint32_t, testbed::message_info> testbed::message_infos(
     }
     // Keywords: "dovecot-keywords" lists "N name"; file names carry letters a.. for index N.
     std::map<char, std::string> keywords;
-    if (fs::exists(maildir(user) / "dovecot-keywords")) {
-        std::istringstream kin(read_file(maildir(user) / "dovecot-keywords"));
+    // Each Maildir++ folder keeps its own keyword list.
+    if (fs::exists(dir / "dovecot-keywords")) {
+        std::istringstream kin(read_file(dir / "dovecot-keywords"));
         while (std::getline(kin, line)) {
             auto sp = line.find(' ');
             if (sp == std::string::npos) continue;

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "harness/sync_env.hpp"
@@ -260,4 +261,39 @@ TEST_CASE("sync: kill -9 at several points, then a rerun: the archive equals the
     auto a = env.open_archive();
     for (const char* f : {"INBOX", "Big", "Mixed"}) check_mirror(*a, tb, "alice", "alice", f);
     CHECK(static_cast<std::size_t>(a->totals().entries) == total_entries);
+}
+
+TEST_CASE("sync: the server drops every connection mid-sync; the sync reconnects and completes") {
+    temp_dir seed("mailvault-seed");
+    // ~45 MB in INBOX so that the sync is still running when the server goes away.
+    std::vector<std::string> many;
+    for (int i = 0; i < 8; ++i)
+        for (auto& m : corpus_messages("mailkit/imap/common/message.")) many.push_back(m);
+    seed_folder(seed, "INBOX", many);
+    seed_folder(seed, "Mixed", corpus_messages("mikel-mail/emails"));
+    testbed_options o;
+    o.users = {{"alice", "alice-pw", seed.path().string()}};
+    testbed tb(o);
+    bool saw_reconnect = false;
+    for (int delay_ms : {200, 80, 30}) {
+        sync_env env(tb, MV_CLI_PATH);
+        env.write_config({{"alice", "alice", "alice-pw", "imap", "plain", "connections = 1\n"}});
+        auto fut = std::async(std::launch::async, [&] {
+            return env.cli({"sync", "--json", "--batch-messages", "5"});
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        tb.restart({});  // kills Dovecot and every session, then starts it on the same ports
+        auto r = fut.get();
+        INFO("delay " << delay_ms << " ms: " << r.errors);
+        REQUIRE(r.status == 0);
+        auto j = nlohmann::json::parse(r.output);
+        auto a = env.open_archive();
+        check_mirror(*a, tb, "alice", "alice", "INBOX");
+        check_mirror(*a, tb, "alice", "alice", "Mixed");
+        if (j.at("accounts")[0].at("reconnects").get<int>() > 0) {
+            saw_reconnect = true;
+            break;
+        }
+    }
+    CHECK(saw_reconnect);
 }
