@@ -90,4 +90,4 @@ int config_check(const std::vector<std::string>& args) {
 }  // namespace
 
 MV_COMMAND("config check",
-           "Validate the configuration file and password sources without connecting", config_check);
+           "validate the configuration file and password sources without connecting", config_check);

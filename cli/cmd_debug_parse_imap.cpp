@@ -6,7 +6,7 @@
 #include "cli.hpp"
 #include "imap/debug_parse.hpp"
 
-MV_COMMAND("debug parse-imap", "Parse a file of IMAP server output and print one line per response",
+MV_COMMAND("debug parse-imap", "parse a file of IMAP server output and print one line per response",
            [](const std::vector<std::string>& args) -> int {
                if (args.size() != 1) {
                    std::cerr << "usage: mailvault debug parse-imap FILE\n";

@@ -54,5 +54,5 @@ int run_export(const std::vector<std::string>& args) {
 
 }  // namespace
 
-MV_COMMAND("export", "Export archived messages as Maildir, mbox (mboxrd) or .eml files",
+MV_COMMAND("export", "export archived messages as Maildir, mbox (mboxrd) or .eml files",
            run_export);

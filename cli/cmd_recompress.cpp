@@ -44,5 +44,5 @@ int run_recompress(const std::vector<std::string>& args) {
 
 }  // namespace
 
-MV_COMMAND("recompress", "Re-compress archived messages with the current zstd dictionary",
+MV_COMMAND("recompress", "re-compress archived messages with the current zstd dictionary",
            run_recompress);

@@ -48,4 +48,4 @@ int run_search(const std::vector<std::string>& args) {
 
 }  // namespace
 
-MV_COMMAND("search", "Full-text search over archived subjects, addresses and bodies", run_search);
+MV_COMMAND("search", "full-text search over archived subjects, addresses and bodies", run_search);

@@ -95,4 +95,4 @@ int run_show(const std::vector<std::string>& args) {
 
 }  // namespace
 
-MV_COMMAND("show", "Show one archived message (headers and text, or --raw bytes)", run_show);
+MV_COMMAND("show", "show one archived message (headers and text, or --raw bytes)", run_show);

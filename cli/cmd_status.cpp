@@ -44,8 +44,10 @@ int run_status(const std::vector<std::string>& args) {
     }
     nlohmann::json j = nlohmann::json::array();
     if (!vm.count("json")) {
-        std::printf("%-12s %-28s %9s %9s %11s %11s %11s  %s\n", "ACCOUNT", "FOLDER", "ARCHIVED",
-                    "EXPUNGED", "RAW", "STORED", "UIDVALIDITY", "LAST SYNC (UTC)");
+        // ON SERVER: archived entries the server still held at the last sync; GONE: archived
+        // entries the server has expunged since (kept in the archive).
+        std::printf("%-12s %-28s %9s %9s %11s %11s %11s  %s\n", "ACCOUNT", "FOLDER", "ON SERVER",
+                    "GONE", "RAW", "STORED", "UIDVALIDITY", "LAST SYNC (UTC)");
     }
     for (const auto& s : stats) {
         auto it = states.find({s.account, s.mailbox});

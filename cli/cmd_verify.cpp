@@ -55,5 +55,5 @@ int run_verify(const std::vector<std::string>& args) {
 
 }  // namespace
 
-MV_COMMAND("verify", "Re-hash every archived message, check the database and the audit chain",
+MV_COMMAND("verify", "re-hash every archived message, check the database and the audit chain",
            run_verify);

@@ -192,7 +192,14 @@ struct archive::impl {
         db.exec("PRAGMA foreign_keys = ON");
         if (opts.read_only) db.exec("PRAGMA query_only = ON");
 
-        version = static_cast<int>(scalar("PRAGMA user_version"));
+        try {
+            version = static_cast<int>(scalar("PRAGMA user_version"));
+        } catch (const mv::failure& f) {
+            throw mv::failure(
+                f.err.code == errc::archive_corrupt ? errc::archive_corrupt : errc::archive,
+                path.string() + " is not a readable mailvault archive (" + f.err.message +
+                    "); check the path, or restore the file from a backup");
+        }
         const int known = schema_version();
         if (version > known)
             throw mv::failure(errc::archive,
