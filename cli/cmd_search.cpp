@@ -29,7 +29,7 @@ int run_search(const std::vector<std::string>& args) {
     std::string q;
     for (const auto& w : vm["query"].as<std::vector<std::string>>())
         q += (q.empty() ? "" : " ") + w;
-    auto ap = mv::cli::open_archive(mv::cli::archive_path(vm), false, true);
+    auto ap = mv::cli::open_indexed(mv::cli::archive_path(vm));
     auto& a = *ap;
     for (const auto& h : a.search(q, vm["limit"].as<std::size_t>())) {
         char date[32] = "(no date)       ";

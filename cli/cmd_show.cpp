@@ -30,7 +30,7 @@ int run_show(const std::vector<std::string>& args) {
         std::cout << desc;
         return mv::cli::exit_ok;
     }
-    auto ap = mv::cli::open_archive(mv::cli::archive_path(vm), false, true);
+    auto ap = mv::cli::open_indexed(mv::cli::archive_path(vm));
     auto& a = *ap;
 
     mv::archive::sha256 h;

@@ -117,6 +117,7 @@ int run_sync(const std::vector<std::string>& args) {
         "dry-run,n", "say what would be fetched; change nothing")(
         "json", "print a machine-readable summary on stdout")(
         "quiet,q", "no progress display and no per-folder lines")(
+        "index", "also build the search index for what this run stored")(
         "batch-messages", po::value<std::size_t>(),
         "commit after this many messages (default 500)")("help,h", "this help");
     auto vm = parse(args, d);
@@ -219,8 +220,9 @@ int run_sync(const std::vector<std::string>& args) {
             arch->finish_sync_run(runs[i], r.err ? "failed" : "ok", sc, r.err.message);
             tx.commit();
         }
-        // Index what this run stored (deferred so that fetching is not slowed by MIME parsing).
-        arch->index_pending();
+        // Indexing for search is not done here: `mailvault index`, `search` or `show` do it
+        // (see open_indexed); `--index` does it now.
+        if (vm.count("index")) arch->index_pending();
     }
     if (scratch) {
         arch.reset();

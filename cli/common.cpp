@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 namespace mv::cli {
 
 void add_archive_options(po::options_description& d) {
@@ -52,6 +54,18 @@ std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, b
     o.zstd_level = zstd_level;
     o.defer_index = defer_index;
     return std::make_unique<archive::archive>(p, o);
+}
+
+std::unique_ptr<archive::archive> open_indexed(const std::filesystem::path& p) {
+    if (std::filesystem::exists(p) && ::access(p.c_str(), W_OK) == 0) {
+        auto a = open_archive(p, false, false);
+        const auto n = a->index_pending();
+        if (n > 0 && stderr_is_tty())
+            std::fprintf(stderr, "indexed %lld new messages for search\n",
+                         static_cast<long long>(n));
+        return a;
+    }
+    return open_archive(p, false, true);
 }
 
 bool stderr_is_tty() {

@@ -35,6 +35,12 @@ std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, b
                                                bool read_only, int zstd_level = 3,
                                                bool defer_index = false);
 
+// For commands that read the search index (search, show): the archive with every stored message
+// indexed. Sync stores messages without indexing them (the MIME parse and FTS5 insert cost more
+// than the rest of the ingest together); the first reader indexes what is pending, when it may
+// write the file. Read-only files are searched as they are.
+std::unique_ptr<archive::archive> open_indexed(const std::filesystem::path& p);
+
 bool stderr_is_tty();
 
 }  // namespace mv::cli

@@ -126,28 +126,38 @@ struct archive::impl {
         if (opts.read_only) misuse("archive opened read-only");
     }
 
-    // Savepoint: atomic on its own, or part of the caller's transaction.
+    // Makes one archive operation atomic. Outside a transaction it is its own transaction.
+    // Inside the caller's transaction it costs nothing: a real SAVEPOINT per message would make
+    // FTS5 flush its pending terms on every RELEASE (measured: most of the ingest time, and a
+    // fragmented index). If the operation fails half-way there, the transaction is poisoned:
+    // its commit() refuses and rolls everything back, so no half-written content can land.
     class savepoint {
     public:
-        explicit savepoint(impl& i) : i_(i) { i_.db.exec("SAVEPOINT mv_sp"); }
+        explicit savepoint(impl& i) : i_(i), own_(!i.db.in_transaction()) {
+            if (own_) i_.db.exec("BEGIN IMMEDIATE");
+        }
         ~savepoint() {
-            if (!done_) {
-                sqlite3_exec(i_.db.handle(), "ROLLBACK TO mv_sp; RELEASE mv_sp", nullptr, nullptr,
-                             nullptr);
+            if (done_) return;
+            if (own_) {
+                sqlite3_exec(i_.db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
                 i_.after_rollback();
+            } else {
+                i_.poisoned = true;
             }
         }
         savepoint(const savepoint&) = delete;
         savepoint& operator=(const savepoint&) = delete;
         void release() {
-            i_.db.exec("RELEASE mv_sp");
+            if (own_) i_.db.exec("COMMIT");
             done_ = true;
         }
 
     private:
         impl& i_;
+        bool own_;
         bool done_ = false;
     };
+    bool poisoned = false;  // an operation failed inside the current transaction
 
     // A rollback may have undone a dictionary insert: the cached ids must follow the database.
     void after_rollback() noexcept {
@@ -227,6 +237,10 @@ struct archive::impl {
                     errc::archive,
                     "archive " + path.string() + ": cannot enable WAL (journal mode " + mode + ")");
             db.exec("PRAGMA synchronous = NORMAL");
+            // 16 MB of page cache (bounded memory) and a checkpoint every ~64 MB of WAL instead of
+            // 4 MB: fewer fsyncs during bulk ingest; readers are not affected.
+            db.exec("PRAGMA cache_size = -16384");
+            db.exec("PRAGMA wal_autocheckpoint = 16384");
             migrate();
         }
         cache.clear();
@@ -337,7 +351,8 @@ struct archive::impl {
         {
             auto s = stmt(
                 "INSERT INTO contents (sha256, raw_size, stored_size, codec, dictionary_id, "
-                "chunk_size, chunk_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                "chunk_size, chunk_count, created_at, header_hash) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                "?, ?)");
             s->bind_blob(1, r.hash.view())
                 .bind(2, static_cast<std::int64_t>(raw.size()))
                 .bind(3, static_cast<std::int64_t>(stored))
@@ -349,6 +364,8 @@ struct archive::impl {
             s->bind(6, static_cast<std::int64_t>(chunk))
                 .bind(7, static_cast<std::int64_t>(chunk_count_for(raw.size(), chunk)))
                 .bind(8, now());
+            const sha256 hh = header_hash(raw);
+            s->bind_blob(9, hh.view());
             s->run();
         }
         r.content_id = db.last_insert_rowid();
@@ -597,17 +614,27 @@ transaction::transaction(archive& a) : a_(&a) {
     a.d_->require_writable();
     if (a.d_->db.in_transaction()) misuse("transactions do not nest");
     a.d_->db.exec("BEGIN IMMEDIATE");
+    a.d_->poisoned = false;
 }
 
 transaction::~transaction() {
     if (done_ || !a_->d_) return;
     sqlite3_exec(a_->d_->db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    a_->d_->poisoned = false;
     a_->d_->after_rollback();
 }
 
 void transaction::commit(durability d) {
     if (done_) misuse("transaction committed twice");
     auto& i = *a_->d_;
+    if (i.poisoned) {
+        i.poisoned = false;
+        done_ = true;
+        sqlite3_exec(i.db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        i.after_rollback();
+        throw mv::failure(errc::archive,
+                          "an archive write failed inside this transaction; it was rolled back");
+    }
     i.db.exec("COMMIT");
     done_ = true;
     if (d == durability::full) {
@@ -840,12 +867,16 @@ std::int64_t archive::index_pending(std::int64_t limit) {
     }
     std::int64_t n = 0;
     std::string raw;
-    for (const auto& [id, h] : todo) {
-        if (read_content(h, raw)) continue;  // damaged: verify reports it
-        impl::savepoint sp(*d_);
-        d_->index(id, raw);
-        sp.release();
-        ++n;
+    // Batches of 500 per transaction: FTS5 then merges its terms once per batch.
+    for (std::size_t i = 0; i < todo.size();) {
+        transaction tx(*this);
+        for (std::size_t end = std::min(todo.size(), i + 500); i < end; ++i) {
+            const auto& [id, h] = todo[i];
+            if (read_content(h, raw)) continue;  // damaged: verify reports it
+            d_->index(id, raw);
+            ++n;
+        }
+        tx.commit();
     }
     return n;
 }
@@ -1179,8 +1210,9 @@ std::vector<sha256> archive::find_by_size_and_message_id(std::uint64_t size,
 std::vector<sha256> archive::find_by_header_hash(const sha256& hh) {
     std::vector<sha256> out;
     auto s = d_->stmt(
+        "SELECT sha256 FROM contents WHERE header_hash = ?1 UNION "
         "SELECT c.sha256 FROM header_index h JOIN contents c ON c.id = h.content_id WHERE "
-        "h.header_hash = ?");
+        "h.header_hash = ?1 AND c.header_hash IS NULL");
     s->bind_blob(1, hh.view());
     while (s->step()) out.push_back(blob_hash(s->blob(0)));
     return out;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <exception>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -90,6 +92,71 @@ public:
 private:
     std::string body_;
     bool have_body_ = false;
+};
+
+// Commits batches on its own thread, in order. submit() blocks while two batches are pending
+// (bounded memory); drain() waits for all of them and rethrows the first failure, after which
+// submit() refuses more work by throwing it again.
+// Flow: construct (starts the thread) -> submit()* -> drain() -> destruction (joins).
+class batch_writer {
+public:
+    using commit_fn =
+        std::function<void(std::vector<fetched_message>&, const archive::watermarks&)>;
+    explicit batch_writer(commit_fn fn) : fn_(std::move(fn)), t_([this] { loop(); }) {}
+    ~batch_writer() {
+        {
+            std::lock_guard lk(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        t_.join();
+    }
+    batch_writer(const batch_writer&) = delete;
+    batch_writer& operator=(const batch_writer&) = delete;
+
+    void submit(std::vector<fetched_message>&& b, const archive::watermarks& w) {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return q_.size() < 2 || err_; });
+        if (err_) std::rethrow_exception(err_);
+        q_.emplace_back(std::move(b), w);
+        cv_.notify_all();
+    }
+    void drain() {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return (q_.empty() && !busy_) || err_; });
+        if (err_) std::rethrow_exception(err_);
+    }
+
+private:
+    void loop() {
+        std::unique_lock lk(mu_);
+        for (;;) {
+            cv_.wait(lk, [&] { return !q_.empty() || stop_; });
+            if (q_.empty()) return;
+            auto job = std::move(q_.front());
+            q_.pop_front();
+            busy_ = true;
+            lk.unlock();
+            std::exception_ptr e;
+            try {
+                if (!err_) fn_(job.first, job.second);
+            } catch (...) {
+                e = std::current_exception();
+            }
+            lk.lock();
+            busy_ = false;
+            if (e && !err_) err_ = e;
+            cv_.notify_all();
+        }
+    }
+
+    commit_fn fn_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::pair<std::vector<fetched_message>, archive::watermarks>> q_;
+    bool busy_ = false, stop_ = false;
+    std::exception_ptr err_;
+    std::thread t_;
 };
 
 class account_sync {
@@ -585,8 +652,13 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
         return;
     }
     if (!to_fetch.empty()) {
+        // Batches are committed by a writer thread while the next ones arrive, so the server
+        // never waits for SQLite and zstd (at most two batches are held in memory).
         std::vector<fetched_message> batch;
         std::size_t batch_bytes = 0;
+        batch_writer writer([&](std::vector<fetched_message>& b, const archive::watermarks& w) {
+            commit(ms.id, b, w, fr);
+        });
         collecting_sink sink;
         sink.on_message = [&](fetched_message&& m) {
             ++fr.bodies_fetched;
@@ -601,7 +673,8 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
             wm.last_uid = std::max(wm.last_uid.value_or(0), m.uid);
             batch.push_back(std::move(m));
             if (batch.size() >= opts_.batch_messages || batch_bytes >= opts_.batch_bytes) {
-                commit(ms.id, batch, wm, fr);
+                writer.submit(std::move(batch), wm);
+                batch.clear();
                 batch_bytes = 0;
             }
         };
@@ -613,7 +686,8 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
         fq.max_in_flight = 4;
         auto e = c.uid_fetch(fq, sink);
         // Whatever arrived completely is kept, even if the connection then failed.
-        if (!batch.empty()) commit(ms.id, batch, wm, fr);
+        if (!batch.empty()) writer.submit(std::move(batch), wm);
+        writer.drain();  // rethrows an archive failure
         if (e) fail(e, "UID FETCH");
     }
 
