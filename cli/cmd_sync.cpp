@@ -175,6 +175,7 @@ int run_sync(const std::vector<std::string>& args) {
             std::fprintf(stderr, "%s\n", line.c_str());
         };
 
+    const auto dict_before = arch->current_dictionary();
     std::vector<sync::account_report> reports(accounts.size());
     std::vector<std::int64_t> runs(accounts.size(), 0);
     if (!dry) {
@@ -223,6 +224,17 @@ int run_sync(const std::vector<std::string>& args) {
         // Indexing for search is not done here: `mailvault index`, `search` or `show` do it
         // (see open_indexed); `--index` does it now.
         if (vm.count("index")) arch->index_pending();
+        // The first zstd dictionary is trained once enough mail is stored; the messages stored
+        // before it (about 1,000) are re-compressed with it right away.
+        if (arch->current_dictionary() && arch->current_dictionary() != dict_before) {
+            archive::recompress_options ro;
+            ro.train_if_missing = false;
+            auto st = arch->recompress(ro);
+            if (opts.log && st.rewritten > 0)
+                opts.log("re-compressed " + std::to_string(st.rewritten) +
+                         " messages with the new dictionary: " + std::to_string(st.bytes_before) +
+                         " -> " + std::to_string(st.bytes_after) + " bytes");
+        }
     }
     if (scratch) {
         arch.reset();
