@@ -248,26 +248,33 @@ struct archive::impl {
         content_count = scalar("SELECT count(*) FROM contents");
     }
 
+    // Every pending migration in ONE transaction: a kill or a failure at any point leaves the
+    // archive at its old version, never between two migrations.
     void migrate() {
-        for (const auto& m : embedded_migrations()) {
-            if (m.version <= version) continue;
-            db.exec("BEGIN IMMEDIATE");
-            try {
-                // Another process may have migrated while we waited for the lock.
-                int v = static_cast<int>(scalar("PRAGMA user_version"));
-                cache.clear();
-                if (v < m.version) {
-                    db.exec(m.sql);
-                    db.exec("PRAGMA user_version = " + std::to_string(m.version));
-                    db.exec("PRAGMA application_id = " + std::to_string(application_id));
-                }
-                db.exec("COMMIT");
-            } catch (const mv::failure& f) {
-                sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-                throw mv::failure(errc::archive, "archive migration " + std::string(m.name) +
-                                                     " failed: " + f.err.message);
+        bool pending = false;
+        for (const auto& m : embedded_migrations()) pending = pending || m.version > version;
+        if (!pending) return;
+        db.exec("BEGIN IMMEDIATE");
+        const char* current = "";
+        try {
+            // Another process may have migrated while we waited for the lock.
+            int v = static_cast<int>(scalar("PRAGMA user_version"));
+            cache.clear();
+            for (const auto& m : embedded_migrations()) {
+                if (m.version <= v) continue;
+                current = m.name.data();
+                db.exec(m.sql);
+                db.exec("PRAGMA user_version = " + std::to_string(m.version));
+                v = m.version;
             }
-            version = m.version;
+            db.exec("PRAGMA application_id = " + std::to_string(application_id));
+            db.exec("COMMIT");
+            version = v;
+        } catch (const mv::failure& f) {
+            sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+            cache.clear();
+            throw mv::failure(errc::archive, "archive migration " + std::string(current) +
+                                                 " failed (nothing was changed): " + f.err.message);
         }
     }
 
