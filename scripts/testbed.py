@@ -153,6 +153,8 @@ userdb {{
 }}
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
+# A 1M-message Maildir needs more than the default 256 MB address space in imap processes.
+default_vsz_limit = 1G
 first_valid_uid = 1
 first_valid_gid = 1
 pop3_uidl_format = %08Xu%08Xv

@@ -875,15 +875,18 @@ std::int64_t archive::index_pending(std::int64_t limit) {
     std::int64_t n = 0;
     std::string raw;
     // Batches of 500 per transaction: FTS5 then merges its terms once per batch.
+    // Inside a caller's transaction, everything goes into that one.
+    const bool own = !d_->db.in_transaction();
     for (std::size_t i = 0; i < todo.size();) {
-        transaction tx(*this);
+        std::optional<transaction> tx;
+        if (own) tx.emplace(*this);
         for (std::size_t end = std::min(todo.size(), i + 500); i < end; ++i) {
             const auto& [id, h] = todo[i];
             if (read_content(h, raw)) continue;  // damaged: verify reports it
             d_->index(id, raw);
             ++n;
         }
-        tx.commit();
+        if (tx) tx->commit();
     }
     return n;
 }

@@ -94,9 +94,9 @@ private:
     bool have_body_ = false;
 };
 
-// Commits batches on its own thread, in order. submit() blocks while two batches are pending
-// (bounded memory); drain() waits for all of them and rethrows the first failure, after which
-// submit() refuses more work by throwing it again.
+// Commits batches on its own thread, in order. submit() blocks while a batch is already waiting
+// (bounded memory: one batch committing, one waiting, one filling); drain() waits for all of them
+// and rethrows the first failure, after which submit() refuses more work by throwing it again.
 // Flow: construct (starts the thread) -> submit()* -> drain() -> destruction (joins).
 class batch_writer {
 public:
@@ -116,7 +116,7 @@ public:
 
     void submit(std::vector<fetched_message>&& b, const archive::watermarks& w) {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return q_.size() < 2 || err_; });
+        cv_.wait(lk, [&] { return q_.empty() || err_; });
         if (err_) std::rethrow_exception(err_);
         q_.emplace_back(std::move(b), w);
         cv_.notify_all();
@@ -653,7 +653,7 @@ void account_sync::sync_folder(imap_session& s, const folder_job& job, folder_re
     }
     if (!to_fetch.empty()) {
         // Batches are committed by a writer thread while the next ones arrive, so the server
-        // never waits for SQLite and zstd (at most two batches are held in memory).
+        // never waits for SQLite and zstd (at most three batches are held in memory).
         std::vector<fetched_message> batch;
         std::size_t batch_bytes = 0;
         batch_writer writer([&](std::vector<fetched_message>& b, const archive::watermarks& w) {

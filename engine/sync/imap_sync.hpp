@@ -74,9 +74,9 @@ struct sync_options {
     bool dry_run = false;
     std::vector<std::string> only_folders;  // empty: as configured
     progress_counters* progress = nullptr;
-    std::size_t batch_messages = 500;     // commit after this many messages ...
-    std::size_t batch_bytes = 16u << 20;  // ... or this many raw bytes
-    std::size_t fetch_chunk = 200;        // UIDs per UID FETCH command
+    std::size_t batch_messages = 500;    // commit after this many messages ...
+    std::size_t batch_bytes = 4u << 20;  // ... or this many raw bytes
+    std::size_t fetch_chunk = 200;       // UIDs per UID FETCH command
     int max_reconnects = 3;
     // Called with log lines (one per folder, errors); may be empty.
     std::function<void(const std::string&)> log;
