@@ -1,5 +1,9 @@
 #include "sync/connect.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+
 namespace mv::sync {
 
 std::string account_prefix(const config::account& acct) {
@@ -24,8 +28,24 @@ net::endpoint endpoint_for(const config::account& acct) {
 
 namespace {
 
-bool is_loopback_host(const std::string& h) {
-    return h == "localhost" || h == "::1" || h == "[::1]" || h.rfind("127.", 0) == 0;
+// Loopback, private or link-local: a fast link, where COMPRESS=DEFLATE only costs (see
+// docs/benchmarks.md). Host names other than localhost count as remote.
+bool is_local_network_host(const std::string& host) {
+    std::string h = host;
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    if (h == "localhost") return true;
+    unsigned char a[16];
+    if (inet_pton(AF_INET, h.c_str(), a) == 1) {
+        return a[0] == 127 || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+               (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+               (a[0] == 169 && a[1] == 254);
+    }
+    if (inet_pton(AF_INET6, h.c_str(), a) == 1) {
+        static const unsigned char loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        return std::equal(a, a + 16, loop) || (a[0] & 0xfe) == 0xfc ||
+               (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+    }
+    return false;
 }
 
 [[noreturn]] void raise(const config::account& acct, const mv::error& e, const char* doing) {
@@ -109,7 +129,12 @@ imap_session open_imap(const config::account& acct, const std::string& password)
     const bool offers_compress = c.caps().has("COMPRESS=DEFLATE");
     const bool want_compress =
         acct.compress == config::compress_mode::always ||
-        (acct.compress == config::compress_mode::automatic && !is_loopback_host(acct.host));
+        (acct.compress == config::compress_mode::automatic && !is_local_network_host(acct.host));
+    if (acct.compress == config::compress_mode::always && !offers_compress)
+        throw mv::failure(errc::unsupported,
+                          account_prefix(acct) +
+                              "compress = \"always\" but the server does not offer "
+                              "COMPRESS=DEFLATE; use \"auto\" or \"never\"");
     if (offers_compress && want_compress)
         if (auto e = c.compress()) raise(acct, e, "COMPRESS");
     return s;
