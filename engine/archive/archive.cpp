@@ -89,6 +89,9 @@ struct archive::impl {
     codec zstd;
     std::unordered_map<const char*, sql::statement> cache;
     std::optional<std::int64_t> current_dict;
+    // Contents stored so far, for the dictionary threshold: max(id) is O(1) where count(*)
+    // scans the table on every open (about 0.3 s at 1M messages); ids are dense except after
+    // a purge, which only makes the estimate high.
     std::int64_t content_count = 0;
     bool training_attempted = false;
     int version = 0;
@@ -163,7 +166,7 @@ struct archive::impl {
     void after_rollback() noexcept {
         try {
             load_dictionaries();
-            content_count = scalar("SELECT count(*) FROM contents");
+            content_count = scalar("SELECT coalesce(max(id), 0) FROM contents");
         } catch (...) {
         }
     }
@@ -245,7 +248,7 @@ struct archive::impl {
         }
         cache.clear();
         load_dictionaries();
-        content_count = scalar("SELECT count(*) FROM contents");
+        content_count = scalar("SELECT coalesce(max(id), 0) FROM contents");
     }
 
     // Every pending migration in ONE transaction: a kill or a failure at any point leaves the
@@ -1512,7 +1515,7 @@ purge_stats archive::purge_entries(std::span<const std::int64_t> entry_ids) {
         ++st.contents;
     }
     sp.release();
-    d_->content_count = d_->scalar("SELECT count(*) FROM contents");
+    d_->content_count = d_->scalar("SELECT coalesce(max(id), 0) FROM contents");
     return st;
 }
 
