@@ -3,10 +3,12 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include "harness/testbed.hpp"
 
 #include "archive/archive.hpp"
 
@@ -15,17 +17,7 @@ using namespace mv::archive;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mv-archive-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 std::vector<std::string> small_corpus_messages() {
     std::vector<std::string> out;
@@ -52,7 +44,7 @@ TEST_CASE("archive: a trained dictionary makes small messages smaller than plain
     options o;
     o.create = true;
     o.dictionary.enabled = false;
-    archive a(t.path / "a.mvault", o);
+    archive a(t.path() / "a.mvault", o);
     {
         transaction tx(a);
         for (const auto& m : msgs) a.put_content(m);
@@ -85,7 +77,7 @@ TEST_CASE("archive: dictionary training triggers at the policy threshold and is 
     options o;
     o.create = true;
     o.dictionary.min_messages = 100;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     std::string last;
     {
         archive a(db, o);

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
+#include "harness/testbed.hpp"
 
 #include "archive/archive.hpp"
 
@@ -13,17 +15,7 @@ using namespace mv::archive;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mv-archive-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 options opts_at(std::int64_t* clock) {
     options o;
@@ -65,7 +57,7 @@ std::string msg(const std::string& subject, const std::string& id) {
 TEST_CASE("archive: accounts and mailboxes upsert; no password column exists", "[archive]") {
     temp_dir t;
     std::int64_t now = 1000;
-    archive a(t.path / "a.mvault", opts_at(&now));
+    archive a(t.path() / "a.mvault", opts_at(&now));
     auto id = a.upsert_account({"work", "imap", "imap.example", "me"});
     CHECK(a.upsert_account({"work", "imap", "imap2.example", "me"}) == id);
     CHECK(a.find_account("work") == id);
@@ -87,14 +79,14 @@ TEST_CASE("archive: accounts and mailboxes upsert; no password column exists", "
     CHECK(m2.last_synced == 1000);
     CHECK(a.mailboxes(id).size() == 1);
     CHECK_THROWS_AS(a.set_watermarks(m.id, {78, 1, std::nullopt, std::nullopt}), mv::failure);
-    CHECK(sql_int(t.path / "a.mvault",
+    CHECK(sql_int(t.path() / "a.mvault",
                   "SELECT count(*) FROM pragma_table_info('accounts') WHERE name LIKE '%pass%'") ==
           0);
 }
 
 TEST_CASE("archive: entries, flag history, expunge and generations", "[archive]") {
     temp_dir t;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     std::int64_t now = 1000;
     archive a(db, opts_at(&now));
     auto acc = a.upsert_account({"work", "imap", "h", "u"});
@@ -196,7 +188,7 @@ TEST_CASE("archive: entries, flag history, expunge and generations", "[archive]"
 TEST_CASE("archive: POP3 entries are keyed by UIDL", "[archive]") {
     temp_dir t;
     std::int64_t now = 5;
-    archive a(t.path / "a.mvault", opts_at(&now));
+    archive a(t.path() / "a.mvault", opts_at(&now));
     auto acc = a.upsert_account({"pop", "pop3", "pop.example", "u"});
     auto mb = a.upsert_mailbox({acc, "INBOX", "INBOX", std::nullopt, std::nullopt});
     auto c = a.put_content(msg("pop", "p@x")).hash;
@@ -233,7 +225,7 @@ TEST_CASE("archive: POP3 entries are keyed by UIDL", "[archive]") {
 TEST_CASE("archive: header index and full-text search", "[archive]") {
     temp_dir t;
     std::int64_t now = 5;
-    archive a(t.path / "a.mvault", opts_at(&now));
+    archive a(t.path() / "a.mvault", opts_at(&now));
     auto acc = a.upsert_account({"work", "imap", "h", "u"});
     auto mb = a.upsert_mailbox({acc, "INBOX", "INBOX", "/", std::nullopt});
     a.set_watermarks(mb.id, {1, std::nullopt, std::nullopt, std::nullopt});
@@ -271,7 +263,7 @@ TEST_CASE("archive: header index and full-text search", "[archive]") {
     options o;
     o.defer_index = true;
     a.close();
-    archive b(t.path / "a.mvault", o);
+    archive b(t.path() / "a.mvault", o);
     auto h2 = b.put_content("Subject: later\r\n\r\nkiwifruit\r\n").hash;
     CHECK(b.search("kiwifruit").empty());
     CHECK(b.index_pending() == 1);
@@ -281,7 +273,7 @@ TEST_CASE("archive: header index and full-text search", "[archive]") {
 
 TEST_CASE("archive: unparsable mail is archived byte-exact with a failed index row", "[archive]") {
     temp_dir t;
-    archive a(t.path / "a.mvault", [] {
+    archive a(t.path() / "a.mvault", [] {
         options o;
         o.create = true;
         return o;
@@ -299,7 +291,7 @@ TEST_CASE("archive: unparsable mail is archived byte-exact with a failed index r
 TEST_CASE("archive: sync runs record counters", "[archive]") {
     temp_dir t;
     std::int64_t now = 100;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     archive a(db, opts_at(&now));
     auto acc = a.upsert_account({"w", "imap", "h", "u"});
     auto run = a.begin_sync_run(acc);
@@ -313,7 +305,7 @@ TEST_CASE("archive: sync runs record counters", "[archive]") {
 
 TEST_CASE("archive: audit chain detects edits, deletions and reordering", "[archive]") {
     temp_dir t;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     std::int64_t now = 10;
     {
         archive a(db, opts_at(&now));
@@ -324,12 +316,12 @@ TEST_CASE("archive: audit chain detects edits, deletions and reordering", "[arch
         CHECK(r.rows == 5);
     }
     auto verify_after = [&](const std::string& tamper) {
-        fs::copy_file(db, t.path / "t.mvault", fs::copy_options::overwrite_existing);
+        fs::copy_file(db, t.path() / "t.mvault", fs::copy_options::overwrite_existing);
         std::error_code ec;
-        fs::remove(t.path / "t.mvault-wal", ec);
-        fs::remove(t.path / "t.mvault-shm", ec);
-        sql_exec(t.path / "t.mvault", tamper);
-        archive b(t.path / "t.mvault");
+        fs::remove(t.path() / "t.mvault-wal", ec);
+        fs::remove(t.path() / "t.mvault-shm", ec);
+        sql_exec(t.path() / "t.mvault", tamper);
+        archive b(t.path() / "t.mvault");
         return b.audit_verify();
     };
     auto edited = verify_after("UPDATE audit_log SET payload = '{\"n\":99}' WHERE seq = 3");

@@ -2,9 +2,11 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "harness/testbed.hpp"
 
 #include "archive/export.hpp"
 
@@ -13,17 +15,7 @@ using namespace mv::archive;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mv-archive-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -60,7 +52,7 @@ TEST_CASE("export: maildir, mbox and eml hold the archived bytes", "[archive][ex
     temp_dir t;
     options o;
     o.create = true;
-    archive a(t.path / "a.mvault", o);
+    archive a(t.path() / "a.mvault", o);
     auto acc = a.upsert_account({"work", "imap", "h", "u"});
     auto mb = a.upsert_mailbox({acc, "Lists/dev", "Lists/dev", "/", std::nullopt});
     a.set_watermarks(mb.id, {5, std::nullopt, std::nullopt, std::nullopt});
@@ -79,11 +71,11 @@ TEST_CASE("export: maildir, mbox and eml hold the archived bytes", "[archive][ex
                     h1});
     a.upsert_entry({mb.id, 5, 2, std::nullopt, {}, std::nullopt, 1000000001, m2.size(), h2});
 
-    auto st = export_entries(a, {export_format::maildir, t.path / "md", {}});
+    auto st = export_entries(a, {export_format::maildir, t.path() / "md", {}});
     CHECK(st.messages == 2);
     CHECK(st.errors.empty());
     std::vector<fs::path> cur;
-    for (auto& e : fs::directory_iterator(t.path / "md" / "work" / "Lists" / "dev" / "cur"))
+    for (auto& e : fs::directory_iterator(t.path() / "md" / "work" / "Lists" / "dev" / "cur"))
         cur.push_back(e.path());
     std::sort(cur.begin(), cur.end());
     REQUIRE(cur.size() == 2);
@@ -92,19 +84,20 @@ TEST_CASE("export: maildir, mbox and eml hold the archived bytes", "[archive][ex
     CHECK(slurp(cur[0]) == m1);
     CHECK(slurp(cur[1]) == m2);
 
-    st = export_entries(a, {export_format::eml, t.path / "eml", {std::string("work"), {}, true}});
+    st = export_entries(a, {export_format::eml, t.path() / "eml", {std::string("work"), {}, true}});
     CHECK(st.messages == 2);
-    CHECK(slurp(t.path / "eml" / "work" / "Lists" / "dev" / "1_1.eml") == m1);
+    CHECK(slurp(t.path() / "eml" / "work" / "Lists" / "dev" / "1_1.eml") == m1);
 
-    st = export_entries(a, {export_format::mbox, t.path / "mbox", {}});
+    st = export_entries(a, {export_format::mbox, t.path() / "mbox", {}});
     CHECK(st.messages == 2);
-    std::string box = slurp(t.path / "mbox" / "work" / "Lists" / "dev.mbox");
+    std::string box = slurp(t.path() / "mbox" / "work" / "Lists" / "dev.mbox");
     CHECK(box ==
           "From MAILER-DAEMON Sun Sep  9 01:46:40 2001\n"
           "Subject: a\r\n\r\n>From here\r\n>>From there\r\n\n"
           "From MAILER-DAEMON Sun Sep  9 01:46:41 2001\n"
           "Subject: b\r\n\r\nno newline at end\n\n");
 
-    st = export_entries(a, {export_format::eml, t.path / "none", {std::string("other"), {}, true}});
+    st = export_entries(a,
+                        {export_format::eml, t.path() / "none", {std::string("other"), {}, true}});
     CHECK(st.messages == 0);
 }

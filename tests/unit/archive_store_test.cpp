@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include "harness/testbed.hpp"
 
 #include "archive/archive.hpp"
 #include "archive/schema_embedded.hpp"
@@ -18,17 +20,7 @@ using namespace mv::archive;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mv-archive-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -77,7 +69,7 @@ TEST_CASE("archive: every corpus file round-trips byte-exact", "[archive]") {
     REQUIRE(files.size() > 500);
     std::vector<std::pair<fs::path, sha256>> stored;
     {
-        archive a(t.path / "a.mvault", create_opts());
+        archive a(t.path() / "a.mvault", create_opts());
         transaction tx(a);
         for (const auto& f : files) {
             std::string raw = slurp(f);
@@ -87,7 +79,7 @@ TEST_CASE("archive: every corpus file round-trips byte-exact", "[archive]") {
         }
         tx.commit();
     }
-    archive a(t.path / "a.mvault");
+    archive a(t.path() / "a.mvault");
     std::string back;
     for (const auto& [f, h] : stored) {
         INFO(f.string());
@@ -103,7 +95,7 @@ TEST_CASE("archive: every corpus file round-trips byte-exact", "[archive]") {
 
 TEST_CASE("archive: the same message is stored once", "[archive]") {
     temp_dir t;
-    archive a(t.path / "a.mvault", create_opts());
+    archive a(t.path() / "a.mvault", create_opts());
     std::string m = "From: a@b\r\nSubject: hi\r\n\r\nbody\r\n";
     auto r1 = a.put_content(m);
     auto r2 = a.put_content(m);
@@ -122,7 +114,7 @@ TEST_CASE("archive: large messages are chunked and streamed; random data is stor
     temp_dir t;
     options o = create_opts();
     o.chunk_size = 64 * 1024;
-    archive a(t.path / "a.mvault", o);
+    archive a(t.path() / "a.mvault", o);
     std::string text;
     while (text.size() < 1000 * 1000) text += "Line of very compressible mail text, number x.\r\n";
     auto big = a.put_content(text);
@@ -158,7 +150,7 @@ TEST_CASE("archive: large messages are chunked and streamed; random data is stor
 
 TEST_CASE("archive: a flipped byte in a stored blob is found by verify and named", "[archive]") {
     temp_dir t;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     sha256 victim;
     {
         archive a(db, create_opts());
@@ -208,7 +200,7 @@ TEST_CASE("archive: a flipped byte in a stored blob is found by verify and named
 
 TEST_CASE("archive: a damaged zstd frame is reported, not crashed on", "[archive]") {
     temp_dir t;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     sha256 h;
     {
         archive a(db, create_opts());
@@ -223,7 +215,7 @@ TEST_CASE("archive: a damaged zstd frame is reported, not crashed on", "[archive
 
 TEST_CASE("archive: migrations from an older version; a newer version is refused", "[archive]") {
     temp_dir t;
-    auto db = t.path / "old.mvault";
+    auto db = t.path() / "old.mvault";
     const auto& migs = embedded_migrations();
     REQUIRE(migs.size() >= 2);
     REQUIRE(migs[0].version == 1);
@@ -249,14 +241,14 @@ TEST_CASE("archive: migrations from an older version; a newer version is refused
     }
 
     // Not an archive / missing file.
-    sql_exec(t.path / "other.db", "CREATE TABLE x (y)");
-    CHECK_THROWS_AS(archive(t.path / "other.db"), mv::failure);
-    CHECK_THROWS_AS(archive(t.path / "missing.mvault"), mv::failure);
+    sql_exec(t.path() / "other.db", "CREATE TABLE x (y)");
+    CHECK_THROWS_AS(archive(t.path() / "other.db"), mv::failure);
+    CHECK_THROWS_AS(archive(t.path() / "missing.mvault"), mv::failure);
 }
 
 TEST_CASE("archive: WAL, foreign keys and read-only mode", "[archive]") {
     temp_dir t;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     sha256 h;
     {
         archive a(db, create_opts());
@@ -285,7 +277,7 @@ TEST_CASE("archive: WAL, foreign keys and read-only mode", "[archive]") {
 TEST_CASE("archive: a transaction rolls back unless committed; full durability commits",
           "[archive]") {
     temp_dir t;
-    auto db = t.path / "a.mvault";
+    auto db = t.path() / "a.mvault";
     archive a(db, create_opts());
     sha256 h1, h2;
     {

@@ -3,8 +3,10 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include "harness/testbed.hpp"
 
 #include "archive/archive.hpp"
 
@@ -13,17 +15,7 @@ using namespace mv::archive;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mv-retention-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 std::vector<audit_row> audit_rows(archive& a) {
     std::vector<audit_row> out;
@@ -40,7 +32,7 @@ TEST_CASE("retention archive: holds are added, listed and released with audit re
     options o;
     o.create = true;
     o.clock = [&] { return now; };
-    archive a(t.path / "a.mvault", o);
+    archive a(t.path() / "a.mvault", o);
     transaction tx(a);
     auto acc = a.upsert_account({"work", "imap", "h", "u"});
     auto box = a.upsert_mailbox({acc, "INBOX", "INBOX", "/", std::nullopt});
@@ -91,7 +83,7 @@ TEST_CASE("retention archive: purge deletes entries and only unreferenced conten
     options o;
     o.create = true;
     o.clock = [&] { return now; };
-    archive a(t.path / "a.mvault", o);
+    archive a(t.path() / "a.mvault", o);
     std::int64_t box = 0;
     sha256 shared, alone;
     {
