@@ -129,13 +129,7 @@ int run_prune(const std::vector<std::string>& args) {
     // Accounts: those asked for, else every IMAP account a rule covers.
     std::vector<const config::account*> accounts;
     if (vm.count("account")) {
-        for (const auto& n : vm["account"].as<std::vector<std::string>>()) {
-            auto* a = cfg.find(n);
-            if (!a)
-                throw mv::failure(errc::usage,
-                                  "no account named '" + n + "' in " + cfg.source.string());
-            accounts.push_back(a);
-        }
+        accounts = accounts_named(cfg, vm["account"].as<std::vector<std::string>>());
     } else {
         for (const auto& a : cfg.accounts) {
             if (a.protocol != config::protocol::imap) continue;

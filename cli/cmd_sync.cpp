@@ -130,13 +130,7 @@ int run_sync(const std::vector<std::string>& args) {
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
     std::vector<const config::account*> accounts;
     if (vm.count("account")) {
-        for (const auto& n : vm["account"].as<std::vector<std::string>>()) {
-            auto* a = cfg.find(n);
-            if (!a)
-                throw mv::failure(errc::usage,
-                                  "no account named '" + n + "' in " + cfg.source.string());
-            accounts.push_back(a);
-        }
+        accounts = accounts_named(cfg, vm["account"].as<std::vector<std::string>>());
     } else {
         for (const auto& a : cfg.accounts) accounts.push_back(&a);
     }

@@ -33,6 +33,20 @@ config::config load_config(const po::variables_map& vm) {
     return config::load(p);
 }
 
+std::vector<const config::account*> accounts_named(const config::config& cfg,
+                                                   const std::vector<std::string>& names) {
+    std::vector<const config::account*> out;
+    for (const auto& n : names) {
+        const auto* a = cfg.find(n);
+        if (!a)
+            throw mv::failure(errc::usage, "no account named '" + n + "' in " +
+                                               cfg.source.string() +
+                                               "; `mailvault config check` lists them");
+        out.push_back(a);
+    }
+    return out;
+}
+
 std::filesystem::path archive_path(const po::variables_map& vm) {
     if (vm.count("archive")) return vm["archive"].as<std::string>();
     return load_config(vm).archive;

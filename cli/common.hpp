@@ -26,6 +26,10 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
 // The config from --config (or the default path). Throws mv::failure(config).
 config::config load_config(const po::variables_map& vm);
 
+// The accounts named by --account (each must exist in the config: a usage error otherwise).
+std::vector<const config::account*> accounts_named(const config::config& cfg,
+                                                   const std::vector<std::string>& names);
+
 // The archive path: --archive, else the config's `archive` (config loaded only if needed).
 std::filesystem::path archive_path(const po::variables_map& vm);
 
