@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs the whole test suite:
 #   1. an ASan+UBSan build of everything, all unit and integration tests (real Dovecot) via CTest;
-#   2. a clang libFuzzer build of the parser fuzz targets, each run for MV_FUZZ_SECONDS (60).
+#   2. a clang libFuzzer build of the parser fuzz targets (IMAP, POP3, MIME), each run for
+#      MV_FUZZ_SECONDS (30) from its transcript/corpus seeds.
 # Exits non-zero on any failure. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,26 +30,36 @@ set -e
 fuzz_failed=0
 fuzz_run=0
 if [ -f tests/fuzz/CMakeLists.txt ] && command -v clang++ >/dev/null; then
+  # Each target starts from its seed folder (tests/fuzz/CMakeLists.txt: transcripts and corpus
+  # messages copied to build/fuzz/tests/fuzz/seeds/<target>) plus a scratch corpus it grows.
+  # MV_FUZZ_SECONDS per target (default 30: three targets, about 2 minutes with the build).
   echo "== build: libFuzzer targets (build/fuzz)"
   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMAILVAULT_FUZZ=ON >/dev/null
-  cmake --build build/fuzz -j "$jobs"
-  secs=${MV_FUZZ_SECONDS:-60}
+  cmake --build build/fuzz -j "$jobs" --target fuzz_targets
+  secs=${MV_FUZZ_SECONDS:-30}
   for fz in build/fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$fz" ] || continue
+    [ -f "$fz" ] && [ -x "$fz" ] || continue
     name=$(basename "$fz")
     corpus="build/fuzz/corpus/$name"
-    mkdir -p "$corpus"
     seeds="build/fuzz/tests/fuzz/seeds/$name"
-    echo "== fuzz: $name for ${secs}s"
+    mkdir -p "$corpus"
     fuzz_run=$((fuzz_run + 1))
-    if ! "$fz" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=0 \
-        -artifact_prefix="build/fuzz/$name-" "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) \
+    if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
+      echo "FUZZ FAILURE in $name: no seeds in $seeds (see tests/fuzz/CMakeLists.txt)"
+      fuzz_failed=$((fuzz_failed + 1))
+      continue
+    fi
+    echo "== fuzz: $name for ${secs}s from $(ls "$seeds" | wc -l) seeds"
+    if ! "$fz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="build/fuzz/$name-" "$corpus" "$seeds" \
         > "build/fuzz/$name.log" 2>&1; then
       echo "FUZZ FAILURE in $name; see build/fuzz/$name.log:"
       tail -40 "build/fuzz/$name.log"
       fuzz_failed=$((fuzz_failed + 1))
+      continue
     fi
+    grep -m1 "INITED" "build/fuzz/$name.log" || true
   done
 fi
 

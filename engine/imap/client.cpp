@@ -210,6 +210,13 @@ mv::error client::list(const list_request& req, std::vector<list_entry>& out) {
     mv::error perr;
     op.on_untagged = [&](const response& r) {
         if (r.is_data("LIST")) {
+            if (out.size() >= s_.retain.list_entries) {
+                if (!perr)
+                    perr = mv::error(mv::errc::limit, "IMAP: LIST answered more than " +
+                                                          std::to_string(s_.retain.list_entries) +
+                                                          " mailboxes; narrow the folder patterns");
+                return true;
+            }
             list_entry e;
             if (auto err = parse_list(r, e)) {
                 if (!perr) perr = err;
@@ -219,6 +226,7 @@ mv::error client::list(const list_request& req, std::vector<list_entry>& out) {
             return true;
         }
         if (r.is_data("STATUS")) {
+            if (statuses.size() >= s_.retain.list_entries) return true;
             status_info si;
             if (auto err = parse_status(r, si)) {
                 if (!perr) perr = err;
@@ -238,9 +246,39 @@ mv::error client::list(const list_request& req, std::vector<list_entry>& out) {
 }
 
 mv::error client::status(std::string_view mailbox, std::string_view items, status_info& out) {
+    while (!items.empty() && items.front() == ' ') items.remove_prefix(1);
+    while (!items.empty() && items.back() == ' ') items.remove_suffix(1);
+    if (items.size() >= 2 && items.front() == '(' && items.back() == ')')
+        items = items.substr(1, items.size() - 2);
+    std::vector<std::string> names;
+    while (!items.empty()) {
+        auto sp = items.find(' ');
+        if (sp != 0) names.emplace_back(items.substr(0, sp));
+        items = sp == std::string_view::npos ? std::string_view{} : items.substr(sp + 1);
+    }
+    return status(mailbox, names, out);
+}
+
+mv::error client::status(std::string_view mailbox, const std::vector<std::string>& items,
+                         status_info& out) {
+    if (items.empty()) return mv::error(mv::errc::internal, "IMAP STATUS: no status items given");
+    std::string list;
+    for (auto& it : items) {
+        bool atom = !it.empty();
+        for (char ch : it)
+            atom = atom && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                            (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '=');
+        if (!atom)
+            return mv::error(mv::errc::internal, "IMAP STATUS: '" + escape_bytes(it, 40) +
+                                                     "' is not a status item name (give bare "
+                                                     "names such as MESSAGES, no parentheses)");
+        list += list.empty() ? "(" : " ";
+        list += it;
+    }
+    list += ")";
     auto tag = s_.next_tag();
     command_builder b(s_.wcaps(), tag, "STATUS");
-    b.mailbox(mailbox).arg("(" + std::string(items) + ")");
+    b.mailbox(mailbox).arg(list);
     command_op op(s_, {make("STATUS", b, tag)});
     mv::error perr;
     bool got = false;
@@ -278,11 +316,19 @@ mv::error client::select(const select_request& req, select_result& out) {
     command_op op(s_, {make(verb, b, tag)});
     mv::error perr;
     op.on_untagged = [&](const response& r) {
-        if (apply_select_response(r, out.state)) return true;
+        if (apply_select_response(r, out.state, &perr)) return true;
         if (r.is_data("VANISHED")) {
             vanished_info v;
             if (auto err = parse_vanished(r, v)) {
                 if (!perr) perr = err;
+            }
+            if (out.vanished.ranges.size() + v.uids.ranges.size() > s_.retain.vanished_ranges) {
+                if (!perr)
+                    perr = mv::error(mv::errc::limit,
+                                     "IMAP: VANISHED (EARLIER) answer over " +
+                                         std::to_string(s_.retain.vanished_ranges) +
+                                         " ranges; resynchronize the folder without QRESYNC");
+                return true;
             }
             out.vanished.ranges.insert(out.vanished.ranges.end(), v.uids.ranges.begin(),
                                        v.uids.ranges.end());
@@ -292,15 +338,18 @@ mv::error client::select(const select_request& req, select_result& out) {
             fetch_attrs f;
             if (auto err = parse_fetch(r, f)) {
                 if (!perr) perr = err;
-            } else {
+            } else if (out.changes.size() < s_.retain.select_changes) {
+                s_.quirks |= f.quirks;
                 out.changes.push_back(std::move(f));
+            } else {
+                out.changes_overflowed = true;
             }
             return true;
         }
         return false;
     };
     op.on_ok = [&](const response& r) -> mv::error {
-        apply_select_response(r, out.state);
+        apply_select_response(r, out.state, &perr);
         if (req.read_only) out.state.read_only = true;
         return {};
     };
@@ -322,13 +371,20 @@ mv::error client::uid_search(std::string_view criteria, search_result& out) {
         if (r.is_data("SEARCH")) {
             search_result part;
             if (auto err = parse_search(r, part)) perr = err;
+            if (out.ids.size() + part.ids.size() > s_.retain.search_ids) {
+                if (!perr)
+                    perr = mv::error(mv::errc::limit, "IMAP: UID SEARCH answered more than " +
+                                                          std::to_string(s_.retain.search_ids) +
+                                                          " UIDs; search a narrower UID range");
+                return true;
+            }
             out.ids.insert(out.ids.end(), part.ids.begin(), part.ids.end());
             if (part.modseq) out.modseq = part.modseq;
             out.uid = true;
             return true;
         }
         if (r.is_data("ESEARCH")) {
-            if (auto err = parse_esearch(r, out)) perr = err;
+            if (auto err = parse_esearch(r, out, s_.retain.search_ids)) perr = err;
             return true;
         }
         return false;

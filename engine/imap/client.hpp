@@ -5,7 +5,8 @@
 //
 // Flow: greeting() -> [capability()] -> [starttls()] -> login()/authenticate() -> [enable()]
 // -> [compress()] -> list()/status()/select() -> uid_search()/uid_fetch()/uid_store()/... ->
-// logout(). Unsolicited EXISTS/EXPUNGE/FETCH/VANISHED seen on the way accumulate in events().
+// logout(). Unsolicited EXISTS/EXPUNGE/FETCH/VANISHED seen on the way accumulate in events(),
+// [ALERT]s in alerts(), each capped (session.hpp, retention_limits): memory stays bounded.
 #pragma once
 
 #include <optional>
@@ -42,6 +43,9 @@ struct select_result {
     mailbox_state state;
     uid_set vanished;                  // VANISHED (EARLIER) from QRESYNC
     std::vector<fetch_attrs> changes;  // FETCH flag changes from QRESYNC
+    // More QRESYNC changes than retention_limits::select_changes: `changes` is incomplete, so
+    // refresh all flags instead of applying it.
+    bool changes_overflowed = false;
 };
 
 enum class store_op { add, remove, replace };
@@ -68,10 +72,18 @@ public:
     mv::error id(const std::vector<std::pair<std::string, std::string>>& fields,
                  std::vector<std::pair<std::string, std::string>>* server = nullptr);
 
+    // More than retention_limits::list_entries mailboxes: errc::limit.
     mv::error list(const list_request& req, std::vector<list_entry>& out);
+    // STATUS mailbox (items...): `items` are the bare names, e.g. {"MESSAGES", "UIDNEXT"}; the
+    // client writes the one pair of parentheses. A name that is not an atom is errc::internal.
+    mv::error status(std::string_view mailbox, const std::vector<std::string>& items,
+                     status_info& out);
+    // Same, items space-separated ("MESSAGES UIDNEXT"). One outer pair of parentheses is
+    // tolerated and dropped ("(MESSAGES UIDNEXT)" sends the same bytes), never doubled.
     mv::error status(std::string_view mailbox, std::string_view items, status_info& out);
     mv::error select(const select_request& req, select_result& out);
     // criteria e.g. "ALL", "UID 100:*", "MODSEQ 1234"; uses ESEARCH RETURN (ALL) when offered.
+    // More than retention_limits::search_ids UIDs: errc::limit. UID 0: errc::protocol.
     mv::error uid_search(std::string_view criteria, search_result& out);
     mv::error uid_fetch(const fetch_request& req, fetch_sink& sink, fetch_stats* stats = nullptr);
     // Sets are split over several commands when long; `modified` collects [MODIFIED ...].
@@ -93,7 +105,13 @@ public:
 
     const capabilities& caps() const { return s_.caps; }
     mailbox_events& events() { return s_.events; }
+    // The first retention_limits::alerts [ALERT] texts; alerts_dropped() counts the rest.
     const std::vector<std::string>& alerts() const { return s_.alerts; }
+    std::uint64_t alerts_dropped() const { return s_.alerts_dropped; }
+    // fetch_quirk bits seen on this connection (for logging which workaround was used).
+    std::uint32_t quirks() const { return s_.quirks; }
+    // Set once the connection is out of step (see session::unusable): reconnect.
+    bool usable() const { return !s_.closed && !s_.unusable; }
     session& state() { return s_; }
 
 private:

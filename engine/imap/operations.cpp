@@ -1,5 +1,7 @@
 #include "imap/operations.hpp"
 
+#include <iterator>
+
 namespace mv::imap {
 
 // ---------------------------------------------------------------- op_base
@@ -7,6 +9,7 @@ namespace mv::imap {
 next_action op_base::resume(io_result r) {
     switch (r.kind) {
         case io_kind::start:
+            if (s_.unusable) return next_action::finish(s_.unusable);
             if (s_.closed)
                 return next_action::finish(
                     mv::error(mv::errc::closed,
@@ -80,6 +83,7 @@ next_action op_base::pump() {
             continue;
         }
         if (st == framer::status::need_more) continue;
+        ++s_.responses;
         response r;
         if (auto e = parse_response(s_.fr.current(), r)) {
             finish(on_parse_error(s_.fr.current(), std::move(e)));
@@ -150,35 +154,60 @@ bool op_base::tag_in_flight(std::string_view t) const {
     return std::find(tags_.begin(), tags_.end(), t) != tags_.end();
 }
 
+void op_base::set_caps(const std::vector<value>& vals) {
+    s_.caps = parse_capability_values(vals);
+    if (s_.caps.items.size() > s_.retain.capabilities) s_.caps.items.resize(s_.retain.capabilities);
+}
+
 void op_base::default_untagged(const response& r) {
+    // What is kept per response class is capped (session::retain): beyond it, counted or flagged.
+    auto& ev = s_.events;
+    const std::size_t cap = s_.retain.events;
     if (r.status != resp_status::none) {
-        if (r.has_code("CAPABILITY")) s_.caps = parse_capability_values(r.code_args);
-        if (r.has_code("ALERT")) s_.alerts.emplace_back(r.text);
+        if (r.has_code("CAPABILITY")) set_caps(r.code_args);
+        if (r.has_code("ALERT")) {
+            if (s_.alerts.size() < s_.retain.alerts)
+                s_.alerts.emplace_back(r.text.substr(0, 1000));
+            else
+                ++s_.alerts_dropped;
+        }
         return;
     }
     if (r.is_data("CAPABILITY")) {
-        s_.caps = parse_capability_values(r.args);
+        set_caps(r.args);
     } else if (r.is_data("ENABLED")) {
         for (auto& e : parse_enabled(r)) {
             if (e == "UTF8=ACCEPT") s_.utf8 = true;
-            s_.enabled.push_back(std::move(e));
+            if (!s_.is_enabled(e) && s_.enabled.size() < s_.retain.enabled)
+                s_.enabled.push_back(std::move(e));
         }
     } else if (r.number && r.is_data("EXISTS")) {
-        s_.events.exists = static_cast<std::uint32_t>(*r.number);
+        ev.exists = static_cast<std::uint32_t>(*r.number);
     } else if (r.number && r.is_data("RECENT")) {
-        s_.events.recent = static_cast<std::uint32_t>(*r.number);
+        ev.recent = static_cast<std::uint32_t>(*r.number);
     } else if (r.number && r.is_data("EXPUNGE")) {
-        s_.events.expunged.push_back(static_cast<std::uint32_t>(*r.number));
+        if (ev.expunged.size() < cap)
+            ev.expunged.push_back(static_cast<std::uint32_t>(*r.number));
+        else
+            ev.overflowed = true;
     } else if (r.is_data("FETCH")) {
         fetch_attrs f;
         if (auto e = parse_fetch(r, f)) return finish(std::move(e));
-        s_.events.fetches.push_back(std::move(f));
+        s_.quirks |= f.quirks;
+        if (ev.fetches.size() < cap)
+            ev.fetches.push_back(std::move(f));
+        else
+            ev.overflowed = true;
     } else if (r.is_data("VANISHED")) {
         vanished_info v;
         if (auto e = parse_vanished(r, v)) return finish(std::move(e));
-        if (!v.earlier)
-            s_.events.vanished.ranges.insert(s_.events.vanished.ranges.end(), v.uids.ranges.begin(),
-                                             v.uids.ranges.end());
+        if (!v.earlier) {
+            if (ev.vanished.ranges.size() + v.uids.ranges.size() <= cap)
+                ev.vanished.ranges.insert(ev.vanished.ranges.end(), v.uids.ranges.begin(),
+                                          v.uids.ranges.end());
+            else
+                ev.overflowed = true;
+        }
     }
     // Anything else (NAMESPACE, METADATA, LIST during NOTIFY, ...) is not ours: ignored.
 }
@@ -198,7 +227,7 @@ mv::error op_base::tagged_status(const response& r, std::string_view what, mv::e
 void greeting_op::on_response(const response& r) {
     if (r.type == resp_type::untagged &&
         (r.status == resp_status::ok || r.status == resp_status::preauth)) {
-        if (r.has_code("CAPABILITY")) s_.caps = parse_capability_values(r.code_args);
+        if (r.has_code("CAPABILITY")) set_caps(r.code_args);
         if (r.status == resp_status::preauth) {
             preauth = true;
             s_.authenticated = true;
@@ -234,7 +263,7 @@ void command_op::on_response(const response& r) {
         std::string_view name = "command";
         for (auto& c : cmds_)
             if (c.tag == r.tag) name = c.name;
-        if (r.has_code("CAPABILITY")) s_.caps = parse_capability_values(r.code_args);
+        if (r.has_code("CAPABILITY")) set_caps(r.code_args);
         auto e = tagged_status(r, name, no_code);
         if (!e && on_ok) e = on_ok(r);
         if (e && !first_err_) first_err_ = std::move(e);
@@ -319,12 +348,65 @@ fetch_op::fetch_op(session& s, const fetch_request& req, fetch_sink& sink)
     }
     const std::size_t fixed = 8 + 11 + 1 + req.items.size() + mods.size() + 2;
     const std::size_t room = fixed + 32 < max_command_line ? max_command_line - fixed : 32;
+    for (auto& set : req.sets) asked_.insert(asked_.end(), set.ranges.begin(), set.ranges.end());
+    std::sort(asked_.begin(), asked_.end(),
+              [](const uid_range& a, const uid_range& b) { return a.first < b.first; });
+    std::vector<uid_range> merged;
+    for (auto& rg : asked_) {
+        if (!merged.empty() && std::uint64_t{rg.first} <= std::uint64_t{merged.back().last} + 1)
+            merged.back().last = std::max(merged.back().last, rg.last);
+        else
+            merged.push_back(rg);
+    }
+    asked_ = std::move(merged);
     for (std::size_t i = 0; i < req.sets.size(); ++i) {
         auto parts = split_uid_set(req.sets[i], room);
         std::uint64_t total = i < req.expected_bytes.size() ? req.expected_bytes[i] : 0;
         for (auto& p : parts)
             todo_.push_back({"UID FETCH " + p + " " + req.items + mods, total / parts.size()});
     }
+}
+
+bool fetch_op::requested(std::uint32_t uid) const {
+    auto it = std::upper_bound(asked_.begin(), asked_.end(), uid,
+                               [](std::uint32_t u, const uid_range& r) { return u < r.first; });
+    return it != asked_.begin() && uid <= std::prev(it)->last;
+}
+
+template <class F>
+bool fetch_op::call_sink(F&& f) noexcept {
+    if (sink_failed_) return false;
+    mv::error e;
+    try {
+        f();
+        e = user_.sink_error();
+    } catch (const mv::failure& x) {
+        e = x.err ? x.err : mv::error(mv::errc::internal, "fetch sink threw mv::failure");
+    } catch (const std::exception& x) {
+        e = mv::error(mv::errc::internal,
+                      std::string("fetch sink threw (a bug: sinks report errors through "
+                                  "sink_error()): ") +
+                          x.what());
+    } catch (...) {
+        e = mv::error(mv::errc::internal, "fetch sink threw an unknown exception (a bug)");
+    }
+    if (!e) return true;
+    sink_failed_ = true;
+    // Answers to this and later pipelined commands are still coming: the response stream is out
+    // of step with any next command, so this connection is finished.
+    s_.unusable = mv::error(
+        mv::errc::closed, "IMAP: connection abandoned after a UID FETCH failed locally (" +
+                              e.message.substr(0, 200) + ") with answers still pending; reconnect");
+    finish(std::move(e));
+    return false;
+}
+
+void fetch_op::literal_data(std::string_view bytes) {
+    call_sink([&] { user_.body_data(bytes); });
+}
+
+void fetch_op::literal_end() {
+    call_sink([&] { user_.body_end(); });
 }
 
 void fetch_op::begin() {
@@ -357,17 +439,32 @@ void fetch_op::on_response(const response& r) {
         if (in_flight() == 0 && todo_.empty()) finish(first_err_);
         return;
     }
+    if (sink_failed_) return;
     if (r.is_data("FETCH")) {
         fetch_attrs f;
         if (auto e = parse_fetch(r, f)) return finish(std::move(e));
+        s_.quirks |= f.quirks;
         ++stats.messages;
-        user_.on_fetch(f);
+        if (f.uid && !requested(*f.uid)) {
+            if (stats.unrequested.ranges.size() >= s_.retain.events)
+                return finish(
+                    mv::error(mv::errc::limit, "IMAP: server answered UID FETCH with more than " +
+                                                   std::to_string(s_.retain.events) +
+                                                   " FETCH responses for UIDs never asked for"));
+            stats.unrequested.ranges.push_back({*f.uid, *f.uid});
+        }
+        call_sink([&] { user_.on_fetch(f); });
         return;
     }
     if (r.is_data("VANISHED")) {
         vanished_info v;
         if (auto e = parse_vanished(r, v)) return finish(std::move(e));
         if (v.earlier) {
+            if (stats.vanished.ranges.size() + v.uids.ranges.size() > s_.retain.vanished_ranges)
+                return finish(mv::error(mv::errc::limit,
+                                        "IMAP: VANISHED (EARLIER) answer over " +
+                                            std::to_string(s_.retain.vanished_ranges) +
+                                            " ranges; resynchronize the folder without QRESYNC"));
             stats.vanished.ranges.insert(stats.vanished.ranges.end(), v.uids.ranges.begin(),
                                          v.uids.ranges.end());
             return;
@@ -408,20 +505,30 @@ bool fetch_op::literal_begin(std::string_view prefix, std::uint64_t size) {
     std::string_view name = prefix.substr(b, e - b);
     auto lb = name.find('[');
     std::string_view head = name.substr(0, lb);
-    std::string section;
+    section_ref ref;
+    ref.item = name;
     if (lb != std::string_view::npos) {
-        if (!iequals(head, "BODY") && !iequals(head, "BINARY")) return false;
+        if (!iequals(head, "BODY") && !iequals(head, "BINARY") && !iequals(head, "BODY.PEEK"))
+            return false;
         auto rb = name.rfind(']');
-        section = std::string(name.substr(lb + 1, rb - lb - 1));
+        ref.section = name.substr(lb + 1, rb - lb - 1);
+        ref.binary = iequals(head, "BINARY");
+        auto rest = name.substr(rb + 1);
+        if (rest.size() >= 3 && rest.front() == '<' && rest.back() == '>') {
+            auto o = parse_number(rest.substr(1, rest.size() - 2));
+            if (o && *o <= 0xffffffffu) ref.origin = static_cast<std::uint32_t>(*o);
+        }
     } else if (iequals(name, "RFC822")) {
     } else if (iequals(name, "RFC822.HEADER")) {
-        section = "HEADER";
+        ref.section = "HEADER";
     } else if (iequals(name, "RFC822.TEXT")) {
-        section = "TEXT";
+        ref.section = "TEXT";
     } else {
         return false;
     }
-    user_.body_begin(static_cast<std::uint32_t>(*seq), section, size);
+    if (auto brace = prefix.rfind('{'); brace > 0 && prefix[brace - 1] == '~') ref.binary = true;
+    if (sink_failed_) return true;  // swallow the bytes: the operation is over
+    call_sink([&] { user_.section_begin(static_cast<std::uint32_t>(*seq), ref, size); });
     return true;
 }
 

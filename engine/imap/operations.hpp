@@ -19,10 +19,23 @@ namespace mv::imap {
 // from what was read (continuations release the next piece of a command with synchronizing
 // literals; tagged responses must match a tag we sent; BYE ends the operation with `closed`);
 // read more. When the operation is done, unconsumed bytes go back to the session for the next.
+//
+// Liveness: progress() grows with every complete response and with every progress_chunk bytes the
+// framer consumed (a long line or literal). A server trickling one line or one literal slowly
+// makes no progress, so the runner's progress deadline ends the operation (errc::timeout).
+//
+// Operations never let an exception out: callbacks into caller code (fetch_sink) report failure
+// through fetch_sink::sink_error(); the operation then ends with that error and marks the session
+// unusable (session::unusable).
 class op_base : public mv::operation {
 public:
+    static constexpr std::uint64_t progress_chunk = 16 * 1024;
+
     explicit op_base(session& s) : s_(s) {}
     next_action resume(io_result r) final;
+    std::optional<std::uint64_t> progress() const noexcept override {
+        return s_.responses + s_.fr.offset() / progress_chunk;
+    }
 
 protected:
     virtual void begin() = 0;
@@ -49,6 +62,8 @@ protected:
     static mv::error tagged_status(const response& r, std::string_view what,
                                    mv::errc no_code = mv::errc::server_no);
     void expect_bye() { expect_bye_ = true; }
+    // Replaces the session's capabilities (capped at retain.capabilities names).
+    void set_caps(const std::vector<value>& vals);
 
     session& s_;
     std::vector<std::string> tags_;
@@ -148,16 +163,45 @@ private:
 };
 
 // ---- pipelined UID FETCH ----
+
+// Which body section a streamed literal answers, exactly as the server named it. The fetch op
+// does not judge (a server may answer BODY[]<0>, BODY[HEADER] or RFC822 to a BODY.PEEK[]
+// request, or a partial body): the caller compares it with what it asked for and decides.
+struct section_ref {
+    std::string_view item;     // the whole item name as sent: "BODY[]", "BODY[]<0>", "RFC822"
+    std::string_view section;  // between [ ] ("" for BODY[] and RFC822; RFC822.HEADER: "HEADER")
+    std::optional<std::uint32_t> origin;  // <n> of a partial answer: not the whole section
+    bool binary = false;                  // BINARY[...] (or a ~{n} literal)
+    // True only for a complete message body: BODY[] or RFC822, no origin.
+    bool whole_message() const { return section.empty() && !origin; }
+};
+
+// Receives a UID FETCH answer as it streams in.
+//
+// Sinks must not throw: report a failure (archive full, out of memory, ...) through
+// sink_error(), which the operation checks after every callback. A non-empty error ends the
+// operation with exactly that error; since answers to pipelined commands are still on the wire,
+// the session is then marked unusable (every later operation on this connection fails with
+// errc::closed: reconnect). An exception escaping a callback anyway is caught at the operation's
+// boundary and reported the same way (errc::internal, or the mv::failure's own error).
 class fetch_sink {
 public:
     virtual ~fetch_sink() = default;
     // A body section literal starts (BODY[...], BINARY[...], RFC822*): its bytes follow.
-    virtual void body_begin(std::uint32_t seq, std::string_view section, std::uint64_t size) = 0;
+    // `section` is what is between [ ] only; section_begin() says the rest (origin, item name).
+    virtual void body_begin(std::uint32_t /*seq*/, std::string_view /*section*/,
+                            std::uint64_t /*size*/) {}
+    // Called for every literal; the default forwards to body_begin(seq, s.section, size).
+    virtual void section_begin(std::uint32_t seq, const section_ref& s, std::uint64_t size) {
+        body_begin(seq, s.section, size);
+    }
     virtual void body_data(std::string_view bytes) = 0;
     virtual void body_end() = 0;
     // Every FETCH response seen during the operation, after its bodies (streamed sections appear
-    // in attrs.bodies with streamed = true and no data).
+    // in attrs.bodies with streamed = true and no data; body_section::item/origin say which).
     virtual void on_fetch(const fetch_attrs& attrs) = 0;
+    // Empty while all is well; see above.
+    virtual mv::error sink_error() const noexcept { return {}; }
 };
 
 struct fetch_request {
@@ -174,15 +218,21 @@ struct fetch_stats {
     std::size_t commands = 0;
     std::size_t messages = 0;
     uid_set vanished;  // VANISHED (EARLIER) answers to CHANGEDSINCE ... VANISHED
+    // UIDs of FETCH responses outside every requested set (servers may send unsolicited FETCH
+    // for flag changes; one with a body is suspect). Still handed to the sink: the caller decides.
+    uid_set unrequested;
 };
 
 // Flow: queue as many UID FETCH commands as the budget allows; stream body literals to the sink;
 // each tagged completion frees budget and lets the next commands go out; finishes when all
-// commands completed (first NO/BAD reported after all of them finished).
+// commands completed (first NO/BAD reported after all of them finished). After every sink
+// callback, sink_error() is checked: an error ends the operation at once (see fetch_sink).
 class fetch_op : public op_base, private literal_sink {
 public:
     fetch_op(session& s, const fetch_request& req, fetch_sink& sink);
     fetch_stats stats;
+    // True if `uid` lies in one of the requested sets.
+    bool requested(std::uint32_t uid) const;
 
 private:
     struct pending_cmd {
@@ -194,10 +244,15 @@ private:
     void on_response(const response& r) override;
     literal_sink* sink() override { return this; }
     bool literal_begin(std::string_view prefix, std::uint64_t size) override;
-    void literal_data(std::string_view bytes) override { user_.body_data(bytes); }
-    void literal_end() override { user_.body_end(); }
+    void literal_data(std::string_view bytes) override;
+    void literal_end() override;
+    // Runs one sink callback; false (and the operation finished) if the sink failed.
+    template <class F>
+    bool call_sink(F&& f) noexcept;
 
     fetch_sink& user_;
+    bool sink_failed_ = false;
+    std::vector<uid_range> asked_;  // requested UIDs, sorted and merged
     std::size_t max_in_flight_;
     std::uint64_t budget_, outstanding_ = 0;
     std::deque<pending_cmd> todo_;

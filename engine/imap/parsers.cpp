@@ -29,6 +29,38 @@ bool string_list(const value& v, std::vector<std::string>& out) {
     return true;
 }
 
+// A number the server must send in [lo, 4294967295] (UID, UIDVALIDITY, UIDNEXT: nz-number in
+// RFC 3501). Out of range or not a number: errc::protocol naming the item and what was sent.
+mv::error ranged_u32(const response& r, const value& v, std::string_view name, std::uint32_t lo,
+                     std::optional<std::uint32_t>& out) {
+    out.reset();
+    std::string_view t = v.is_atom() ? v.text : std::string_view{};
+    bool digits = !t.empty();
+    for (char c : t) digits = digits && c >= '0' && c <= '9';
+    if (!digits)
+        return bad(r, &v,
+                   "server sent " + std::string(name) + " '" + escape_bytes(v.str(), 30) +
+                       "', not a number");
+    std::string_view sig = t;
+    while (sig.size() > 1 && sig.front() == '0') sig.remove_prefix(1);
+    auto n = parse_number(sig);  // nullopt beyond 19 digits
+    if (!n || *n < lo || *n > 0xffffffffu)
+        return bad(r, &v,
+                   "server sent " + std::string(name) + " " + escape_bytes(t, 40) +
+                       ", out of range (" + std::to_string(lo) + "..4294967295)");
+    out = static_cast<std::uint32_t>(*n);
+    return {};
+}
+
+// A body section item name: BODY[...]<o>, BINARY[...], BODY.PEEK[...] (servers should not echo
+// .PEEK, some do).
+bool is_section_item(std::string_view name) {
+    auto starts = [&](std::string_view p) {
+        return name.size() >= p.size() && iequals(name.substr(0, p.size()), p);
+    };
+    return starts("BODY[") || starts("BINARY[") || starts("BODY.PEEK[");
+}
+
 std::optional<std::uint64_t> as_u64_or_list(const value& v) {
     if (v.is_list()) return v.items.size() == 1 ? v.items[0].number() : std::nullopt;
     return v.number();
@@ -102,6 +134,10 @@ mv::error parse_status(const response& r, status_info& out) {
         auto& v = items[i + 1];
         auto n = v.number();
         if (!k.is_atom()) return bad(r, &k, "malformed STATUS item");
+        if (!n && (k.is("UIDNEXT") || k.is("UIDVALIDITY"))) {
+            std::optional<std::uint32_t> ignored;
+            return ranged_u32(r, v, "STATUS " + to_upper(k.text), 1, ignored);
+        }
         if (!n) {
             if (v.is_nil()) continue;  // e.g. APPENDLIMIT NIL
             if (k.is("MESSAGES") || k.is("UIDNEXT") || k.is("UIDVALIDITY") || k.is("UNSEEN") ||
@@ -109,15 +145,19 @@ mv::error parse_status(const response& r, status_info& out) {
                 return bad(r, &v, "STATUS value is not a number");
             continue;
         }
+        if (k.is("UIDNEXT") || k.is("UIDVALIDITY")) {
+            std::string name = "STATUS " + to_upper(k.text);
+            if (auto e = ranged_u32(r, v, name, 1, k.is("UIDNEXT") ? out.uidnext : out.uidvalidity))
+                return e;
+            continue;
+        }
+        if ((k.is("MESSAGES") || k.is("RECENT") || k.is("UNSEEN")) && *n > 0xffffffffu)
+            return bad(r, &v, "STATUS count out of range (0..4294967295)");
         auto u32 = static_cast<std::uint32_t>(*n);
         if (k.is("MESSAGES"))
             out.messages = u32;
         else if (k.is("RECENT"))
             out.recent = u32;
-        else if (k.is("UIDNEXT"))
-            out.uidnext = u32;
-        else if (k.is("UIDVALIDITY"))
-            out.uidvalidity = u32;
         else if (k.is("UNSEEN"))
             out.unseen = u32;
         else if (k.is("HIGHESTMODSEQ"))
@@ -130,7 +170,7 @@ mv::error parse_status(const response& r, status_info& out) {
     return {};
 }
 
-bool apply_select_response(const response& r, mailbox_state& st) {
+bool apply_select_response(const response& r, mailbox_state& st, mv::error* err) {
     if (r.type == resp_type::continuation) return false;
     if (r.status == resp_status::none) {
         if (r.is_data("FLAGS")) {
@@ -153,10 +193,18 @@ bool apply_select_response(const response& r, mailbox_state& st) {
         if (first) string_list(*first, st.permanent_flags);
     } else if (r.has_code("UNSEEN")) {
         if (first) st.unseen = as_u32(*first);
-    } else if (r.has_code("UIDVALIDITY")) {
-        if (first) st.uidvalidity = as_u32(*first);
-    } else if (r.has_code("UIDNEXT")) {
-        if (first) st.uidnext = as_u32(*first);
+    } else if (r.has_code("UIDVALIDITY") || r.has_code("UIDNEXT")) {
+        bool v = r.has_code("UIDVALIDITY");
+        auto& field = v ? st.uidvalidity : st.uidnext;
+        if (!first) {
+            field.reset();
+            if (err && !*err)
+                *err = bad(r, nullptr,
+                           std::string("server sent ") + (v ? "UIDVALIDITY" : "UIDNEXT") +
+                               " without a value");
+        } else if (auto e = ranged_u32(r, *first, v ? "UIDVALIDITY" : "UIDNEXT", 1, field)) {
+            if (err && !*err) *err = std::move(e);
+        }
     } else if (r.has_code("HIGHESTMODSEQ")) {
         if (first) st.highestmodseq = first->number();
     } else if (r.has_code("NOMODSEQ")) {
@@ -225,16 +273,33 @@ mv::error parse_fetch(const response& r, fetch_attrs& out) {
         return bad(r, r.args.empty() ? nullptr : &r.args[0], "malformed FETCH response");
     if (*r.number > 0xffffffffu) return bad(r, nullptr, "FETCH sequence number out of range");
     out.seq = static_cast<std::uint32_t>(*r.number);
-    auto& items = r.args[0].items;
-    for (std::size_t i = 0; i < items.size(); i += 2) {
+    const auto* list = &r.args[0];
+    // Quirk (IBM Domino): "* 1 FETCH ((UID 5 FLAGS (\Seen)))", the items in a second list.
+    if (list->items.size() == 1 && list->items[0].is_list()) {
+        list = &list->items[0];
+        out.quirks |= quirk_double_parens;
+    }
+    auto& items = list->items;
+    std::size_t step = 2;  // name and value
+    for (std::size_t i = 0; i < items.size(); i += step) {
+        step = 2;
         auto& k = items[i];
         if (!k.is_atom()) return bad(r, &k, "FETCH item name expected");
+        std::string_view name = k.text;
+        // Quirk (Yandex): "BODY[HEADER.FIELDS (X)]" with no value (at the end, or followed by the
+        // next item's name). Recorded as missing: absent, never an empty body.
+        if (is_section_item(name) &&
+            (i + 1 >= items.size() ||
+             (items[i + 1].is_atom() && !items[i + 1].is_nil() && !items[i + 1].number()))) {
+            out.missing_sections.emplace_back(name);
+            out.quirks |= quirk_section_without_value;
+            step = 1;  // the next item starts right after the name
+            continue;
+        }
         if (i + 1 >= items.size()) return bad(r, &k, "FETCH item without a value");
         auto& v = items[i + 1];
-        std::string_view name = k.text;
         if (k.is("UID")) {
-            out.uid = as_u32(v);
-            if (!out.uid) return bad(r, &v, "FETCH UID is not a number");
+            if (auto e = ranged_u32(r, v, "FETCH UID", 1, out.uid)) return e;
         } else if (k.is("FLAGS")) {
             std::vector<std::string> f;
             if (!string_list(v, f)) return bad(r, &v, "malformed FETCH FLAGS");
@@ -257,11 +322,9 @@ mv::error parse_fetch(const response& r, fetch_attrs& out) {
             std::vector<std::string> l;
             if (!string_list(v, l)) return bad(r, &v, "malformed X-GM-LABELS");
             out.gm_labels = std::move(l);
-        } else if (name.size() > 4 &&
-                   (iequals(name.substr(0, 5), "BODY[") ||
-                    (name.size() > 6 && iequals(name.substr(0, 7), "BINARY[")) ||
-                    (name.size() > 13 && iequals(name.substr(0, 14), "BODY.PEEK[")))) {
+        } else if (is_section_item(name)) {
             body_section b;
+            b.item = std::string(name);
             auto lb = name.find('[');
             auto rb = name.rfind(']');
             if (rb == std::string_view::npos || rb < lb) return bad(r, &k, "malformed section");
@@ -286,6 +349,7 @@ mv::error parse_fetch(const response& r, fetch_attrs& out) {
             out.bodies.push_back(std::move(b));
         } else if (k.is("RFC822") || k.is("RFC822.HEADER") || k.is("RFC822.TEXT")) {
             body_section b;
+            b.item = std::string(name);
             b.section = k.is("RFC822") ? "" : k.is("RFC822.HEADER") ? "HEADER" : "TEXT";
             if (v.is_nil()) {
                 b.nil = true;
@@ -308,14 +372,14 @@ mv::error parse_search(const response& r, search_result& out) {
             if (v.items.size() == 2 && v.items[0].is("MODSEQ")) out.modseq = v.items[1].number();
             continue;
         }
-        auto n = as_u32(v);
-        if (!n) return bad(r, &v, "SEARCH result is not a number");
+        std::optional<std::uint32_t> n;
+        if (auto e = ranged_u32(r, v, "SEARCH result", 1, n)) return e;
         out.ids.push_back(*n);
     }
     return {};
 }
 
-mv::error parse_esearch(const response& r, search_result& out) {
+mv::error parse_esearch(const response& r, search_result& out, std::size_t max_ids) {
     out = search_result{};
     auto& a = r.args;
     std::size_t i = 0;
@@ -332,9 +396,9 @@ mv::error parse_esearch(const response& r, search_result& out) {
         auto& k = a[i];
         auto& v = a[i + 1];
         if (k.is("MIN") || k.is("MAX")) {
-            auto n = as_u32(v);
-            if (!n) return bad(r, &v, "ESEARCH MIN/MAX is not a number");
-            (k.is("MIN") ? out.min : out.max) = n;
+            if (auto e = ranged_u32(r, v, k.is("MIN") ? "ESEARCH MIN" : "ESEARCH MAX", 1,
+                                    k.is("MIN") ? out.min : out.max))
+                return e;
         } else if (k.is("COUNT")) {
             out.count = v.number();
             if (!out.count) return bad(r, &v, "ESEARCH COUNT is not a number");
@@ -343,6 +407,13 @@ mv::error parse_esearch(const response& r, search_result& out) {
         } else if (k.is("ALL")) {
             auto s = v.is_atom() ? parse_uid_set(v.text) : std::nullopt;
             if (!s) return bad(r, &v, "malformed ESEARCH ALL set");
+            for (auto& rg : s->ranges)
+                if (rg.first == 0) return bad(r, &v, "server sent UID 0 in ESEARCH ALL");
+            if (s->count() > max_ids)
+                return mv::error(mv::errc::limit,
+                                 "IMAP: ESEARCH ALL lists " + std::to_string(s->count()) +
+                                     " UIDs, more than the cap of " + std::to_string(max_ids) +
+                                     "; search a narrower UID range");
             out.all = *s;
             out.ids = s->expand();
         }

@@ -54,17 +54,29 @@ struct mailbox_state {
     bool read_only = false;
 };
 // Applies one response of the SELECT/EXAMINE answer (untagged data, untagged OK codes, tagged OK
-// with READ-ONLY/READ-WRITE). Returns true if it was one of them.
-bool apply_select_response(const response& r, mailbox_state& st);
+// with READ-ONLY/READ-WRITE). Returns true if it was one of them. A UIDVALIDITY or UIDNEXT the
+// server must not send (0, or beyond 4294967295) is not dropped silently: the item stays unset
+// and, when `err` is given, *err (if still empty) gets an errc::protocol error naming the value.
+bool apply_select_response(const response& r, mailbox_state& st, mv::error* err = nullptr);
 
 // ---- FETCH ----
 struct body_section {
-    std::string section;                  // what is between [ ], e.g. "", "HEADER", "1.MIME"
+    std::string item;     // the item name exactly as sent: "BODY[]", "BODY[]<0>", "RFC822", ...
+    std::string section;  // what is between [ ], e.g. "", "HEADER", "1.MIME" (RFC822.HEADER:
+                          // "HEADER"); compare `item`/`origin` too: BODY[]<0> is a partial body
     std::optional<std::uint32_t> origin;  // <n> partial origin
     bool nil = false;
     bool streamed = false;  // bytes went to the literal sink
     std::uint64_t size = 0;
     std::string data;  // when not streamed
+};
+// Deviations from RFC 3501 tolerated in FETCH responses (recorded, not fatal).
+enum fetch_quirk : std::uint32_t {
+    // "* 1 FETCH ((UID 5 FLAGS (\Seen)))": the item list wrapped in a second list (IBM Domino).
+    quirk_double_parens = 1u << 0,
+    // "* 1 FETCH (UID 5 BODY[HEADER.FIELDS (X)])": a section named with no value (Yandex). The
+    // section is *absent* (listed in missing_sections), never an empty body.
+    quirk_section_without_value = 1u << 1,
 };
 struct fetch_attrs {
     std::uint32_t seq = 0;
@@ -76,6 +88,8 @@ struct fetch_attrs {
     std::optional<std::uint64_t> gm_msgid, gm_thrid;
     std::optional<std::vector<std::string>> gm_labels;
     std::vector<body_section> bodies;
+    std::vector<std::string> missing_sections;  // items named without a value (quirk)
+    std::uint32_t quirks = 0;                   // fetch_quirk bits
 };
 mv::error parse_fetch(const response& r, fetch_attrs& out);
 // "17-Jul-1996 02:44:25 -0700" -> UTC epoch seconds.
@@ -91,8 +105,11 @@ struct search_result {
     std::string tag;  // ESEARCH (TAG "x")
     bool uid = false;
 };
-mv::error parse_search(const response& r, search_result& out);   // "* SEARCH 1 2 (MODSEQ n)"
-mv::error parse_esearch(const response& r, search_result& out);  // "* ESEARCH ..."
+// UIDs 0 or beyond 4294967295 are errc::protocol errors; an ESEARCH ALL set is expanded into
+// `ids` only up to max_ids UIDs (more: errc::limit, nothing allocated).
+mv::error parse_search(const response& r, search_result& out);  // "* SEARCH 1 2 (MODSEQ n)"
+mv::error parse_esearch(const response& r, search_result& out,
+                        std::size_t max_ids = 16u << 20);  // "* ESEARCH ..."
 
 // ---- VANISHED / response codes ----
 struct vanished_info {

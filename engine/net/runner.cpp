@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -16,7 +17,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,8 +100,10 @@ struct connection::impl {
     std::string peer_fingerprint;
 
     // Runs one async operation with the timeout. `start` gets a completion handler.
+    // `limit` shortens the step below the timeout (the progress deadline, see run()).
     template <class Start>
-    error_code step(Start&& start, std::size_t& n) {
+    error_code step(Start&& start, std::size_t& n,
+                    std::optional<std::chrono::milliseconds> limit = std::nullopt) {
         error_code result = asio::error::would_block;
         bool finished = false;
         start([&](const error_code& ec, std::size_t k) {
@@ -107,7 +112,7 @@ struct connection::impl {
             finished = true;
         });
         ioc.restart();
-        ioc.run_for(ep.timeout);
+        ioc.run_for(limit ? std::min(*limit, ep.timeout) : ep.timeout);
         if (!finished) {
             error_code ignore;
             sock.cancel(ignore);
@@ -237,7 +242,7 @@ struct connection::impl {
                              " (is this port TLS? try tls = \"starttls\" or the right port)");
     }
 
-    // Reads at least one byte from the socket (through TLS) into rbuf.
+    // Reads at least one byte from the socket (through TLS) into rbuf, within read_limit.
     error_code read_some(std::size_t& n) {
         return step(
             [&](auto handler) {
@@ -246,8 +251,9 @@ struct connection::impl {
                 else
                     sock.async_read_some(asio::buffer(rbuf), std::move(handler));
             },
-            n);
+            n, read_limit);
     }
+    std::optional<std::chrono::milliseconds> read_limit;  // what is left of the progress deadline
 
     error_code write_all(const char* d, std::size_t len) {
         std::size_t n = 0;
@@ -383,11 +389,78 @@ std::unique_ptr<connection> connection::open(const endpoint& ep, mv::error& err)
     return std::unique_ptr<connection>(new connection(std::move(p)));
 }
 
+namespace {
+
+// Bytes of a long line or literal that count as progress on their own (also in imap::op_base).
+constexpr std::uint64_t progress_chunk = 16 * 1024;
+
+// The progress deadline of one run(): the endpoint's timeout bounds not only each read but the
+// time spent waiting for the server between two steps of *useful progress*, so a server trickling
+// bytes (1 byte/s keeps every single read short) cannot keep an operation alive forever. Progress
+// is what the operation reports (operation::progress()), else a read containing a line feed or
+// another progress_chunk bytes. Only time spent waiting in reads counts: time the operation's
+// consumer spends (a sink waiting for the archive) is not the server's. A completed write, TLS
+// handshake or deflate start restarts the clock (the server has a new request to answer).
+// Flow: construct at the start of run() -> before each read, budget() -> waited(d) and got(bytes)
+// after it -> saw(op) after each resume() -> restart() after a write.
+class progress_clock {
+public:
+    explicit progress_clock(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+
+    std::chrono::milliseconds budget() const { return timeout_ - waited_; }
+    void restart() {
+        waited_ = {};
+        stray_ = 0;
+    }
+    void saw(const operation& op) {
+        auto p = op.progress();
+        if (p && p != last_) restart();
+        last_ = p;
+    }
+    void waited(std::chrono::steady_clock::duration d) {
+        waited_ += std::chrono::duration_cast<std::chrono::milliseconds>(d);
+    }
+    void got(std::string_view bytes) {
+        if (!last_) {
+            std::uint64_t before = total_ / progress_chunk;
+            total_ += bytes.size();
+            if (std::memchr(bytes.data(), '\n', bytes.size()) ||
+                total_ / progress_chunk != before) {
+                restart();
+                return;
+            }
+        }
+        stray_ += bytes.size();
+    }
+    // Bytes read since the last progress (0: the server said nothing at all).
+    std::uint64_t stray() const { return stray_; }
+
+private:
+    std::chrono::milliseconds timeout_;
+    std::chrono::milliseconds waited_{0};
+    std::optional<std::uint64_t> last_;
+    std::uint64_t stray_ = 0, total_ = 0;
+};
+
+}  // namespace
+
 mv::error connection::run(operation& op) {
     impl& s = *p_;
     if (s.dead) return s.dead;
+    progress_clock pc(s.ep.timeout);
     next_action a = op.resume(io_result::start());
+    // A server that sends bytes but no progress for the whole timeout: the same errc::timeout as
+    // silence, with a message saying what trickled in.
+    auto stalled = [&] {
+        return mv::error(errc::timeout,
+                         "no progress from " + s.where() + " for " +
+                             std::to_string(s.ep.timeout.count() / 1000) +
+                             " s: " + std::to_string(pc.stray()) +
+                             " bytes arrived without completing a response (server too slow "
+                             "or stalling); check the server or raise timeout_seconds");
+    };
     for (;;) {
+        pc.saw(op);
         switch (a.kind) {
             case action_kind::done: return a.err;
             case action_kind::write: {
@@ -397,16 +470,30 @@ mv::error connection::run(operation& op) {
                     // The operation must finish on failure; report the network error either way.
                     return a.kind == action_kind::done && a.err ? a.err : e;
                 }
+                pc.restart();
                 a = op.resume(io_result::written());
                 break;
             }
             case action_kind::read: {
                 std::string_view got;
-                if (auto e = s.next_read(got)) {
+                mv::error e;
+                auto left = pc.budget();
+                if (left.count() <= 0 && pc.stray() > 0) {
+                    e = stalled();
+                } else {
+                    s.read_limit = std::max(left, std::chrono::milliseconds(1));
+                    const auto t0 = std::chrono::steady_clock::now();
+                    e = s.next_read(got);
+                    pc.waited(std::chrono::steady_clock::now() - t0);
+                    s.read_limit.reset();
+                    if (e.code == errc::timeout && pc.stray() > 0) e = stalled();
+                }
+                if (e) {
                     s.fail(e);
                     a = op.resume(io_result::failed(e));
                     return a.kind == action_kind::done && a.err ? a.err : e;
                 }
+                pc.got(got);
                 a = op.resume(io_result::read(got));
                 break;
             }
@@ -421,6 +508,7 @@ mv::error connection::run(operation& op) {
                     op.resume(io_result::failed(e));
                     return e;
                 }
+                pc.restart();
                 a = op.resume(io_result::tls_done());
                 break;
             }
@@ -429,6 +517,7 @@ mv::error connection::run(operation& op) {
                     s.zlib = std::make_unique<deflate_layer>();
                     if (!s.zlib->ok) return s.fail(mv::error(errc::internal, "zlib init failed"));
                 }
+                pc.restart();
                 a = op.resume(io_result::deflate_started());
                 break;
             }

@@ -58,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (parse_response(fr.current(), r)) continue;
             (void)mv::imap::describe_response(r, line);
             mv::imap::mailbox_state ms;
-            mv::imap::apply_select_response(r, ms);
+            mv::error select_err;
+            mv::imap::apply_select_response(r, ms, &select_err);
             if (r.is_data("LIST")) {
                 mv::imap::list_entry le;
                 if (!mv::imap::parse_list(r, le)) (void)mv::imap::decode_mutf7(le.name);

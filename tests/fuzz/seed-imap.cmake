@@ -1,4 +1,4 @@
-# cmake -DSRC=<transcript dir> -DOUT=<corpus dir> -P seed-imap.cmake
+# cmake -DSRC=<transcript dir> -DOUT=<seed dir> -P seed-imap.cmake
 # Each transcript *.txt becomes one seed: LF converted to CRLF, "A########" replaced by a tag, and
 # a leading byte choosing the chunk size ("O": 80-byte chunks). Seeds over 1 MiB are skipped.
 file(MAKE_DIRECTORY ${OUT})

@@ -53,6 +53,11 @@ fake_script& fake_script::sleep(std::chrono::milliseconds ms) {
     return *this;
 }
 
+fake_script& fake_script::trickle(std::string bytes, std::chrono::milliseconds per_byte) {
+    steps_.push_back({step::kind::trickle, std::move(bytes), false, per_byte});
+    return *this;
+}
+
 fake_script& fake_script::close() {
     steps_.push_back({step::kind::close, {}, false, {}});
     return *this;
@@ -154,6 +159,13 @@ void fake_server::play(int fd) {
             case fake_script::step::kind::sleep:
                 if (!interruptible_sleep(st.ms)) return;
                 break;
+            case fake_script::step::kind::trickle: {
+                std::string bytes = replace_tag(st.data, tag);
+                for (char c : bytes) {
+                    if (!send_all(fd, std::string(1, c)) || !interruptible_sleep(st.ms)) return;
+                }
+                break;
+            }
             case fake_script::step::kind::close: return;
         }
     }

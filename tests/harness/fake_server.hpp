@@ -2,11 +2,12 @@
 // (garbage greetings, stalls, connections dropped mid-literal, injected bytes). Everything else is
 // tested against the real Dovecot test bed.
 //
-// Flow: build a fake_script (send / expect / sleep / close steps) -> construct fake_server with it:
-// it listens on an ephemeral loopback port and its own thread accepts connections one at a time,
-// playing the whole script on each -> the test connects to port() with the real network runner ->
-// received()/problems() tell what the client sent and where it left the script -> the destructor
-// stops the thread at once (sleeps and reads are interruptible) and closes every socket.
+// Flow: build a fake_script (send / expect / sleep / trickle / close steps) -> construct
+// fake_server with it: it listens on an ephemeral loopback port and its own thread accepts
+// connections one at a time, playing the whole script on each -> the test connects to port() with
+// the real network runner -> received()/problems() tell what the client sent and where it left the
+// script -> the destructor stops the thread at once (sleeps and reads are interruptible) and closes
+// every socket.
 #pragma once
 
 #include <atomic>
@@ -23,7 +24,7 @@ namespace mv::test {
 class fake_script {
 public:
     struct step {
-        enum class kind { send, expect, sleep, close };
+        enum class kind { send, expect, sleep, close, trickle };
         kind k = kind::send;
         std::string data;  // send: bytes ("$TAG" becomes the last captured tag); expect: prefix
         bool tagged = false;
@@ -38,6 +39,9 @@ public:
     // Reads one line that must start with `prefix` (POP3, continuation data).
     fake_script& expect(std::string prefix = "");
     fake_script& sleep(std::chrono::milliseconds ms);
+    // Sends bytes one at a time, `per_byte` apart ("$TAG" replaced as for send()): a server that
+    // answers, but too slowly to make progress.
+    fake_script& trickle(std::string bytes, std::chrono::milliseconds per_byte);
     // Closes the connection at once (without waiting for the client).
     fake_script& close();
 

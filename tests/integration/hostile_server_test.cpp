@@ -302,6 +302,87 @@ TEST_CASE("hostile imap: plaintext injected after the STARTTLS answer is refused
     CHECK(got[0].find("STARTTLS") != std::string::npos);
 }
 
+TEST_CASE("hostile imap: a server trickling 1 byte/s times out on the progress deadline",
+          "[hostile][imap][liveness]") {
+    // Each read gets a byte well within the 2 s timeout, so a per-read timeout alone kept this
+    // alive for as long as the server liked (issue 11, break 7). Progress is a complete response
+    // (or 16 KiB of one): bytes of one unfinished line are not.
+    SECTION("one endless greeting line") {
+        fake_script s;
+        s.trickle("* OK [CAPABILITY IMAP4rev1] this greeting never ends, one byte a second",
+                  1000ms);
+        fake_server srv(s);
+        auto conn = connect(srv, 2000ms);
+        imap::client c(*conn);
+        const auto t0 = clock_type::now();
+        auto e = c.greeting();
+        const double took = seconds_since(t0);
+        INFO(e.message);
+        CHECK(e.code == errc::timeout);
+        CHECK(e.message.find("no progress") != std::string::npos);
+        CHECK(e.message.find("timeout_seconds") != std::string::npos);
+        CHECK(took >= 1.9);
+        CHECK(took < 4.0);
+    }
+    SECTION("a body literal trickled after a fast start") {
+        fake_script s;
+        s.send(imap_hello)
+            .expect_tagged("UID FETCH 7 ")
+            .send("* 1 FETCH (UID 7 FLAGS () RFC822.SIZE 100 BODY[] {100}\r\n")
+            .trickle(std::string(100, 'x'), 1000ms);
+        fake_server srv(s);
+        auto conn = connect(srv, 2000ms);
+        imap::client c(*conn);
+        REQUIRE(c.greeting().ok());
+        imap_sink sink;
+        const auto t0 = clock_type::now();
+        auto e = c.uid_fetch(fetch_uid(7), sink);
+        const double took = seconds_since(t0);
+        INFO(e.message);
+        CHECK(e.code == errc::timeout);
+        CHECK(took < 4.5);
+        CHECK(sink.ended == 0);  // the partial body never looks complete
+        CHECK(sink.fetches.empty());
+    }
+    SECTION("complete responses keep a slow but working server alive") {
+        // Three tagged-less progress lines, 700 ms apart, each a complete response: 2.1 s in all,
+        // longer than the 1 s timeout, yet never 1 s without progress.
+        fake_script s;
+        s.send(imap_hello).expect_tagged("NOOP");
+        for (int i = 0; i < 3; ++i) s.sleep(700ms).send("* OK still working\r\n");
+        s.send("$TAG OK done\r\n");
+        fake_server srv(s);
+        auto conn = connect(srv, 1000ms);
+        imap::client c(*conn);
+        REQUIRE(c.greeting().ok());
+        auto e = c.noop();
+        INFO(e.message);
+        CHECK(e.ok());
+    }
+}
+
+TEST_CASE("hostile imap: 200k untagged ALERTs keep memory bounded", "[hostile][imap][memory]") {
+    constexpr std::size_t n = 200000;
+    std::string flood;
+    flood.reserve(n * 48);
+    for (std::size_t i = 0; i < n; ++i)
+        flood += "* OK [ALERT] the server is melting, alert " + std::to_string(i) + "\r\n";
+    fake_script s;
+    s.send(imap_hello).expect_tagged("NOOP").send(flood).send("$TAG OK done\r\n");
+    fake_server srv(s);
+    auto conn = connect(srv);
+    imap::client c(*conn);
+    REQUIRE(c.greeting().ok());
+    auto e = c.noop();
+    INFO(e.message);
+    REQUIRE(e.ok());
+    CHECK(c.alerts().size() == c.state().retain.alerts);
+    CHECK(c.alerts_dropped() == n - c.state().retain.alerts);
+    std::size_t kept = 0;
+    for (auto& a : c.alerts()) kept += a.capacity();
+    CHECK(kept < 64 * 1024);
+}
+
 // ---------------------------------------------------------------- POP3
 
 TEST_CASE("hostile pop3: connection dropped mid-RETR", "[hostile][pop3]") {

@@ -261,6 +261,33 @@ TEST_CASE("imap over the runner: COMPRESS=DEFLATE gives the same bytes", "[integ
     }
 }
 
+TEST_CASE("imap over the runner: STATUS in every call form is accepted by Dovecot",
+          "[integration][imap]") {
+    // Issue 11 break 8: the fallback for servers without LIST-STATUS passed "(MESSAGES ...)" and
+    // the client wrapped it again; Dovecot answers BAD to "STATUS INBOX ((MESSAGES ...))".
+    auto& b = shared_bed();
+    auto s = open_session(*b.tb, net::tls_mode::starttls);
+    auto& c = *s.c;
+    std::optional<std::uint32_t> first;
+    for (auto form : {0, 1, 2}) {
+        INFO("call form " << form);
+        imap::status_info st;
+        mv::error e =
+            form == 0   ? c.status("INBOX",
+                                   std::vector<std::string>{"MESSAGES", "UIDNEXT", "UIDVALIDITY"}, st)
+            : form == 1 ? c.status("INBOX", std::string_view("MESSAGES UIDNEXT UIDVALIDITY"), st)
+                        : c.status("INBOX", std::string_view("(MESSAGES UIDNEXT UIDVALIDITY)"), st);
+        INFO(e.message);
+        REQUIRE(e.ok());
+        REQUIRE(st.messages);
+        CHECK(*st.messages > 0);
+        if (!first) first = st.messages;
+        CHECK(st.messages == first);  // the same answer whichever form
+        CHECK(st.uidvalidity == b.tb->uidvalidity("alice", "INBOX"));
+        CHECK(st.uidnext);
+    }
+}
+
 TEST_CASE("imap over the runner: APPEND, read back by APPENDUID", "[integration][imap]") {
     auto& b = shared_bed();
     b.tb->mkdir("alice", "Scratch-append");

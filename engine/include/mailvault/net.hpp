@@ -5,6 +5,13 @@
 // next_actions: write, read, tls_handshake (STARTTLS/STLS), start_deflate (IMAP COMPRESS), until
 // done. Each step has the same timeout; a timeout or network error kills the connection, and every
 // later run() fails at once with the same error.
+//
+// Liveness: the timeout also bounds the time spent waiting for the server between two steps of
+// useful progress (operation::progress(): for IMAP a complete response, or 16 KiB of a long line
+// or literal; otherwise a line feed or 16 KiB read). A server trickling bytes (1 byte/s) thus
+// fails with errc::timeout ("no progress from host:port for N s: K bytes arrived without
+// completing a response") after about the timeout, not never. Time the operation's consumer
+// spends (e.g. a sink waiting for the archive) does not count; a completed write restarts it.
 #pragma once
 
 #include <chrono>
@@ -30,7 +37,7 @@ struct endpoint {
     std::uint16_t port = 0;
     tls_mode tls = tls_mode::implicit;
     tls_options tls_opts;
-    std::chrono::milliseconds timeout{60000};
+    std::chrono::milliseconds timeout{60000};  // per step, and without progress (see above)
 };
 
 // Counters the runner keeps for progress displays and tests (bytes on the wire, after TLS).

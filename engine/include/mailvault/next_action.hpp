@@ -6,6 +6,8 @@
 // drive them with scripts (expect this write, feed this read), split at every byte.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -53,6 +55,12 @@ class operation {
 public:
     virtual ~operation() = default;
     virtual next_action resume(io_result r) = 0;
+    // Liveness: a counter that grows whenever the operation made *useful progress* (for IMAP: a
+    // complete response framed, or another 16 KiB of a long line or literal; see op_base). The
+    // runner fails the operation with errc::timeout when it has not grown for the endpoint's
+    // timeout, however many bytes trickle in meanwhile. nullopt: the operation does not say, and
+    // the runner counts a read containing a line feed, or another 16 KiB read, as progress.
+    virtual std::optional<std::uint64_t> progress() const noexcept { return std::nullopt; }
 };
 
 }  // namespace mv
