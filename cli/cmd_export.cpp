@@ -1,6 +1,7 @@
 // mailvault export: archived messages to Maildir, mboxrd or .eml files.
 
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "archive/export.hpp"
@@ -45,8 +46,15 @@ int run_export(const std::vector<std::string>& args) {
 
     auto ap = mv::cli::open_archive(mv::cli::archive_path(vm), false, true);
     auto& a = *ap;
+    // A file size limit (ulimit -f) must fail the write (EFBIG), reported like a full disk,
+    // instead of killing the process half-way with SIGXFSZ.
+    std::signal(SIGXFSZ, SIG_IGN);
     auto st = mv::archive::export_entries(a, eo);
     for (const auto& e : st.errors) std::cerr << "mailvault: " << e << "\n";
+    if (st.failure) {
+        std::cerr << "mailvault: " << st.failure.message << "\n";
+        return mv::cli::exit_code_for(st.failure.code);
+    }
     std::cout << "exported " << st.messages << " messages (" << st.bytes << " bytes) to "
               << eo.out.string() << "\n";
     return st.errors.empty() ? mv::cli::exit_ok : mv::cli::exit_verify_failed;

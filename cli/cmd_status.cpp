@@ -19,6 +19,10 @@ std::string when(std::optional<std::int64_t> t) {
     return buf;
 }
 
+std::string count(std::optional<std::int64_t> n) {
+    return n ? std::to_string(*n) : "-";
+}
+
 int run_status(const std::vector<std::string>& args) {
     po::options_description d("mailvault status [options]");
     add_archive_options(d);
@@ -28,26 +32,44 @@ int run_status(const std::vector<std::string>& args) {
         std::cout << d << "\n";
         return exit_ok;
     }
-    auto arch = open_archive(archive_path(vm), false, true);
+    const auto path = archive_path(vm);
+    auto arch = open_archive(path, false, true);
+    warn_if_exposed(path);
     auto stats = arch->stats();
     auto totals = arch->totals();
     // Mailbox states (UIDVALIDITY, last sync) by account and name.
     std::map<std::pair<std::string, std::string>, archive::mailbox_state> states;
-    std::map<std::string, std::int64_t> account_ids;
+    struct account_summary {
+        std::optional<std::int64_t> last_completed;
+        std::optional<std::int64_t> on_server;  // sum over folders with a recorded count
+        std::int64_t archived = 0;
+        std::int64_t folders = 0, counted = 0;
+    };
+    std::map<std::string, account_summary> accounts;
+    for (const auto& [id, info] : arch->accounts()) {
+        accounts[info.name].last_completed = arch->last_completed_sync(id);
+        for (auto& m : arch->mailboxes(id)) states[{info.name, m.name}] = m;
+    }
     for (const auto& s : stats) {
-        if (!account_ids.count(s.account)) {
-            auto id = arch->find_account(s.account);
-            account_ids[s.account] = id.value_or(0);
-            if (id)
-                for (auto& m : arch->mailboxes(*id)) states[{s.account, m.name}] = m;
+        auto& a = accounts[s.account];
+        ++a.folders;
+        a.archived += s.messages;
+        if (s.server_messages) {
+            ++a.counted;
+            a.on_server = a.on_server.value_or(0) + *s.server_messages;
         }
     }
     nlohmann::json j = nlohmann::json::array();
+    auto opt = [](std::optional<std::int64_t> v) {
+        return v ? nlohmann::json(*v) : nlohmann::json();
+    };
     if (!vm.count("json")) {
-        // ON SERVER: archived entries the server still held at the last sync; GONE: archived
-        // entries the server has expunged since (kept in the archive).
-        std::printf("%-12s %-28s %9s %9s %11s %11s %11s  %s\n", "ACCOUNT", "FOLDER", "ON SERVER",
-                    "GONE", "RAW", "STORED", "UIDVALIDITY", "LAST SYNC (UTC)");
+        // ON SERVER: what the server reported at the last completed sync of the folder ("-":
+        // not recorded yet); ARCHIVED: archived entries the server still held at the last sync;
+        // GONE: archived entries the server has expunged since (kept in the archive).
+        std::printf("%-12s %-28s %9s %9s %9s %11s %11s %11s  %s\n", "ACCOUNT", "FOLDER",
+                    "ON SERVER", "ARCHIVED", "GONE", "RAW", "STORED", "UIDVALIDITY",
+                    "LAST SYNC (UTC)");
     }
     for (const auto& s : stats) {
         auto it = states.find({s.account, s.mailbox});
@@ -62,23 +84,34 @@ int run_status(const std::vector<std::string>& args) {
         if (vm.count("json")) {
             j.push_back({{"account", s.account},
                          {"folder", s.mailbox},
+                         {"on_server_at_last_sync", opt(s.server_messages)},
+                         {"server_counted_at", opt(s.server_counted_at)},
                          {"messages", s.messages},
                          {"expunged_on_server", s.expunged},
                          {"raw_bytes", s.raw_bytes},
                          {"stored_bytes", s.stored_bytes},
                          {"uidvalidity", uv ? nlohmann::json(*uv) : nlohmann::json()},
                          {"generation", gen},
-                         {"last_synced", last ? nlohmann::json(*last) : nlohmann::json()}});
+                         {"last_synced", opt(last)}});
         } else {
-            std::printf("%-12s %-28s %9lld %9lld %11lld %11lld %11s  %s\n", s.account.c_str(),
-                        s.mailbox.c_str(), static_cast<long long>(s.messages),
-                        static_cast<long long>(s.expunged), static_cast<long long>(s.raw_bytes),
-                        static_cast<long long>(s.stored_bytes),
+            std::printf("%-12s %-28s %9s %9lld %9lld %11lld %11lld %11s  %s\n", s.account.c_str(),
+                        s.mailbox.c_str(), count(s.server_messages).c_str(),
+                        static_cast<long long>(s.messages), static_cast<long long>(s.expunged),
+                        static_cast<long long>(s.raw_bytes), static_cast<long long>(s.stored_bytes),
                         uv ? std::to_string(*uv).c_str() : "-", when(last).c_str());
         }
     }
     if (vm.count("json")) {
-        nlohmann::json out = {{"folders", j},
+        nlohmann::json ja = nlohmann::json::array();
+        for (const auto& [name, a] : accounts)
+            ja.push_back({{"account", name},
+                          {"last_completed_sync", opt(a.last_completed)},
+                          {"on_server_at_last_sync", opt(a.on_server)},
+                          {"folders", a.folders},
+                          {"folders_counted", a.counted},
+                          {"archived", a.archived}});
+        nlohmann::json out = {{"accounts", ja},
+                              {"folders", j},
                               {"contents", totals.contents},
                               {"raw_bytes", totals.raw_bytes},
                               {"stored_bytes", totals.stored_bytes},
@@ -86,6 +119,19 @@ int run_status(const std::vector<std::string>& args) {
                               {"dictionaries", totals.dictionaries}};
         std::cout << out.dump(2) << "\n";
     } else {
+        std::printf("\n");
+        for (const auto& [name, a] : accounts) {
+            std::string server =
+                a.on_server ? std::to_string(*a.on_server) + " on server at last sync" +
+                                  (a.counted < a.folders
+                                       ? " (" + std::to_string(a.counted) + " of " +
+                                             std::to_string(a.folders) + " folders counted)"
+                                       : "")
+                            : "on server: not recorded yet";
+            std::printf("%s: %s, %lld archived; last completed sync: %s\n", name.c_str(),
+                        server.c_str(), static_cast<long long>(a.archived),
+                        a.last_completed ? (when(a.last_completed) + " UTC").c_str() : "never");
+        }
         double ratio = totals.raw_bytes ? static_cast<double>(totals.stored_bytes) /
                                               static_cast<double>(totals.raw_bytes)
                                         : 0;
@@ -99,7 +145,8 @@ int run_status(const std::vector<std::string>& args) {
     return exit_ok;
 }
 
-MV_COMMAND("status", "per account and folder: messages archived, bytes, last sync", run_status);
+MV_COMMAND("status", "per account and folder: on server at last sync, archived, bytes, last sync",
+           run_status);
 
 }  // namespace
 }  // namespace mv::cli

@@ -58,10 +58,6 @@ std::unique_ptr<archive::archive> open_archive(const std::filesystem::path& p, b
         throw mv::failure(errc::archive, "archive " + p.string() +
                                              " does not exist; run `mailvault sync` first or "
                                              "check --archive / the config's `archive`");
-    if (create) {
-        std::error_code ec;
-        std::filesystem::create_directories(p.parent_path(), ec);
-    }
     archive::options o;
     o.create = create;
     o.read_only = read_only;
@@ -80,6 +76,11 @@ std::unique_ptr<archive::archive> open_indexed(const std::filesystem::path& p) {
         return a;
     }
     return open_archive(p, false, true);
+}
+
+void warn_if_exposed(const std::filesystem::path& archive_path) {
+    const std::string w = archive::exposure_warning(archive_path);
+    if (!w.empty()) std::fprintf(stderr, "mailvault: warning: %s\n", w.c_str());
 }
 
 bool stderr_is_tty() {

@@ -47,4 +47,8 @@ std::unique_ptr<archive::archive> open_indexed(const std::filesystem::path& p);
 
 bool stderr_is_tty();
 
+// One line on stderr (a warning, not an error) when the archive file, its -wal/-shm or its
+// directory can be read by other users, saying how to fix it (archive::exposure_warning).
+void warn_if_exposed(const std::filesystem::path& archive_path);
+
 }  // namespace mv::cli

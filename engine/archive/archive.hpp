@@ -103,6 +103,9 @@ struct mailbox_state {
     std::optional<std::uint32_t> last_uid;
     std::int64_t generation = 1;
     std::optional<std::int64_t> last_synced;
+    // What the server reported at the last completed sync of this folder (set_server_count).
+    std::optional<std::int64_t> server_messages;
+    std::optional<std::int64_t> server_counted_at;
 };
 
 struct watermarks {
@@ -205,6 +208,8 @@ struct mailbox_stats {
     std::int64_t expunged = 0;
     std::int64_t raw_bytes = 0;     // sum of raw sizes of its entries' contents
     std::int64_t stored_bytes = 0;  // sum of stored sizes (shared contents count in each)
+    std::optional<std::int64_t> server_messages;  // the server's count at the last sync
+    std::optional<std::int64_t> server_counted_at;
 };
 
 struct archive_totals {
@@ -297,6 +302,10 @@ struct purge_stats {
 using progress_fn = std::function<void(std::int64_t done, std::int64_t total)>;
 using sink_fn = std::function<void(std::string_view)>;
 
+// Mail is private: when the archive file, its -wal/-shm or its directory can be read by users
+// other than the owner, one line saying so and how to fix it (chmod); empty when all is private.
+std::string exposure_warning(const std::filesystem::path& archive_path);
+
 // Sorted, deduplicated, space-separated: the form stored in entries.flags.
 std::string canonical_flags(std::vector<std::string> flags);
 std::vector<std::string> split_flags(std::string_view canonical);
@@ -330,6 +339,10 @@ public:
     // UIDVALIDITY changed: bump the generation (old entries stay), record the event, clear
     // UIDNEXT / HIGHESTMODSEQ / last UID.
     mailbox_state begin_generation(std::int64_t mailbox_id, std::uint32_t new_uidvalidity);
+    // Records how many messages the server reported for the folder (IMAP SELECT EXISTS, POP3
+    // listing) when a sync of it completed, and when (epoch seconds). Joins the caller's
+    // transaction; call it with the folder's final watermarks. Shown by `mailvault status`.
+    void set_server_count(std::int64_t mailbox_id, std::int64_t messages, std::int64_t at_epoch);
 
     // Contents.
     put_result put_content(std::string_view raw);
@@ -368,6 +381,8 @@ public:
                                          std::optional<std::int64_t> generation = std::nullopt);
     void for_each_located_entry(const entry_filter& f,
                                 const std::function<void(const located_entry&)>& fn);
+    // How many entries for_each_located_entry(f, ...) would visit.
+    std::int64_t count_located_entries(const entry_filter& f);
     std::optional<entry_view> find_entry(std::string_view account, std::string_view mailbox,
                                          std::uint32_t uid);
     // UIDVALIDITY recovery: contents already archived that match.
@@ -379,6 +394,10 @@ public:
     std::int64_t begin_sync_run(std::optional<std::int64_t> account_id);
     void finish_sync_run(std::int64_t run_id, std::string_view status, const sync_counters& c,
                          std::string_view detail = {});
+    // When the account's latest sync run that finished with status "ok" ended (nullopt: none).
+    std::optional<std::int64_t> last_completed_sync(std::int64_t account_id);
+    // Every account in the archive (by name), with its id.
+    std::vector<std::pair<std::int64_t, account_info>> accounts();
 
     // Audit log (append-only, hash chained).
     std::int64_t audit_append(std::string_view kind, std::string_view json_payload);
@@ -404,7 +423,7 @@ public:
 
     // Search and statistics.
     std::vector<search_hit> search(std::string_view fts_query, std::size_t limit = 50);
-    std::vector<mailbox_stats> stats();
+    std::vector<mailbox_stats> stats();  // every mailbox, also those with no entries
     archive_totals totals();
 
     // Full check: every content decompressed and re-hashed (streaming), PRAGMA integrity_check,
@@ -415,6 +434,7 @@ public:
 
 private:
     friend class transaction;
+    friend class content_writer;
     std::unique_ptr<impl> d_;
 };
 

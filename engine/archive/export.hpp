@@ -21,11 +21,19 @@ struct export_options {
 };
 
 struct export_stats {
-    std::int64_t messages = 0;
+    std::int64_t selected = 0;  // entries the filter selects
+    std::int64_t messages = 0;  // written completely (and synced to disk)
     std::int64_t bytes = 0;
-    std::vector<std::string> errors;
+    std::vector<std::string> errors;  // messages skipped: damaged in the archive (see verify)
+    // A local write failed (disk full, file size limit, permissions): the export stopped there.
+    // One line, e.g. "export failed after 233 of 13,700 messages: No space left on device
+    // (/out/work/INBOX.mbox)". A partly written message is removed (eml, Maildir) or cut off the
+    // end of the mbox, so the files hold exactly `messages` messages.
+    mv::error failure;
 };
 
+// Files are created 0600 and directories 0700 whatever the umask (mail is private). Output
+// names are unique within one export: names that would collide get a "~2", "~3" ... suffix.
 export_stats export_entries(archive& a, const export_options& o);
 
 // "\Seen \Answered $x" -> "RS" (Maildir info letters, ASCII order: D F P R S T).
