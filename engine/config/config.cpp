@@ -730,6 +730,13 @@ private:
                         std::string("\"") + to_string(a.auth) +
                             "\" is a POP3 mechanism; for IMAP use auto, plain, login, xoauth2 or "
                             "oauthbearer");
+            // POP3 has no LOGIN or OAUTHBEARER exchange here: accepting them would send the
+            // secret (an OAuth token, for oauthbearer) as a USER/PASS password.
+            if (a.protocol == protocol::pop3 &&
+                (a.auth == auth_mech::login || a.auth == auth_mech::oauthbearer))
+                fail_at(t.get("auth")->source(), key("auth"),
+                        std::string("\"") + to_string(a.auth) +
+                            "\" is not supported for POP3; use auto, user, apop, plain or xoauth2");
         }
 
         // Exactly one password source.

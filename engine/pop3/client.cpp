@@ -142,6 +142,15 @@ mv::error client::retr_many(std::span<const std::uint32_t> msgnos, message_sink&
     return run(op);
 }
 
+mv::error client::top_many(std::span<const std::uint32_t> msgnos, std::uint32_t lines,
+                           message_sink& sink) {
+    for (auto n : msgnos)
+        if (auto e = check_msgno(n)) return e;
+    if (msgnos.empty()) return {};
+    fetch_op op(s_, msgnos, static_cast<long>(lines), sink, window());
+    return run(op);
+}
+
 mv::error client::dele(std::uint32_t msgno) {
     if (auto e = check_msgno(msgno)) return e;
     simple_op op(s_, {"DELE " + std::to_string(msgno)}, 1);

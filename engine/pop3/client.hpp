@@ -46,6 +46,9 @@ public:
     // PIPELINING, one at a time otherwise. The sink sees begin/data/end per message, in order.
     // After a -ERR no further RETR is sent; replies already requested are still delivered.
     mv::error retr_many(std::span<const std::uint32_t> msgnos, message_sink& sink);
+    // TOP n lines for several messages, pipelined like retr_many (same -ERR rule).
+    mv::error top_many(std::span<const std::uint32_t> msgnos, std::uint32_t lines,
+                       message_sink& sink);
     mv::error dele(std::uint32_t msgno);
     mv::error dele_many(std::span<const std::uint32_t> msgnos);
     mv::error rset();

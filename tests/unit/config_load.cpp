@@ -308,6 +308,23 @@ TEST_CASE("config: wrong types", "[config][errors]") {
     CHECK(err.find("account[0].name: must not be empty") != std::string::npos);
 }
 
+TEST_CASE("config: POP3 refuses auth mechanisms it would send as a USER/PASS password",
+          "[config][errors]") {
+    // Break 8 (issue 11): "login" and "oauthbearer" were accepted for POP3 and the secret (an
+    // OAuth token for oauthbearer) went out as a plain PASS.
+    for (const char* mech : {"oauthbearer", "login"}) {
+        std::string err = error_of(pop3_with(std::string("auth = \"") + mech + "\"\n"));
+        INFO(err);
+        CHECK(err.find(std::string("account[0].auth: \"") + mech +
+                       "\" is not supported for POP3; use auto, user, apop, plain or xoauth2") !=
+              std::string::npos);
+        CHECK(err.find("(account \"p\")") != std::string::npos);
+        CHECK(err.find('\n') == std::string::npos);
+    }
+    for (const char* mech : {"auto", "user", "apop", "plain", "xoauth2"})
+        CHECK(error_of(pop3_with(std::string("auth = \"") + mech + "\"\n")).empty());
+}
+
 TEST_CASE("config: bad enum values list the valid ones", "[config][errors]") {
     std::string err = error_of(account_with("tls = \"tsl\"\n"));
     CHECK(err.find("/etc/mv/test.toml:8:7: account[0].tls: \"tsl\" is not a valid value; use one "
