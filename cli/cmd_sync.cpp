@@ -212,7 +212,9 @@ int run_sync(const std::vector<std::string>& args) {
                 sc.errors += f.err ? 1 : 0;
             }
             archive::transaction tx(*arch);
-            arch->finish_sync_run(runs[i], r.err ? "failed" : "ok", sc, r.err.message);
+            // Only a run that did all of its work counts as a completed sync ("ok").
+            arch->finish_sync_run(runs[i], r.err ? "failed" : sc.errors ? "partial" : "ok", sc,
+                                  r.err.message);
             tx.commit();
         }
         // Indexing for search is not done here: `mailvault index`, `search` or `show` do it

@@ -17,7 +17,7 @@ packages=(
   libboost-dev libboost-program-options-dev libssl-dev libsqlite3-dev libzstd-dev zlib1g-dev
   catch2 libgmime-3.0-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   # servers and tools used by tests and the demo
-  dovecot-core dovecot-imapd dovecot-pop3d openssl sqlite3 zstd procps python3
+  dovecot-core dovecot-imapd dovecot-pop3d openssl sqlite3 zstd procps python3 time
 )
 
 missing=()

@@ -9,8 +9,9 @@
 // -> final watermarks (UIDNEXT, HIGHESTMODSEQ). A kill at any point leaves committed batches and
 // watermarks that describe exactly them, so the next run resumes without gaps or duplicates.
 // A UIDVALIDITY change starts a new generation and reuses archived bodies matched by header hash
-// and size. A network drop reconnects (with backoff) and resumes the folder; a NO on one folder
-// skips it with a report; an account-level failure ends that account only.
+// and size. What a failure costs is decided by mailvault/failure_policy.hpp: a network drop
+// reconnects (with backoff) and resumes the folder; a NO/BAD on a folder's EXAMINE, UID SEARCH or
+// UID FETCH skips that folder with a report; an account-level failure ends that account only.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,7 @@
 #include "archive/archive.hpp"
 #include "mailvault/config.hpp"
 #include "mailvault/error.hpp"
+#include "sync/connect.hpp"
 
 namespace mv::sync {
 
@@ -77,9 +79,16 @@ struct sync_options {
     std::size_t batch_messages = 500;    // commit after this many messages ...
     std::size_t batch_bytes = 4u << 20;  // ... or this many raw bytes
     std::size_t fetch_chunk = 200;       // UIDs per UID FETCH command
+    // Bodies larger than this stream into the archive as they arrive instead of being buffered
+    // (bounded memory whatever the message size).
+    std::uint64_t stream_threshold = 4u << 20;
     int max_reconnects = 3;
+    int reconnect_backoff_ms = 200;  // doubled per reconnect of a session
     // Called with log lines (one per folder, errors); may be empty.
     std::function<void(const std::string&)> log;
+    // Opens an authenticated IMAP session (empty: sync::open_imap over the network). The seam
+    // through which tests run whole syncs over scripted transports.
+    std::function<imap_session(const config::account&, const std::string& password)> open_session;
 };
 
 account_report sync_imap_account(const config::account& acct, shared_archive& ar,

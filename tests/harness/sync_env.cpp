@@ -30,6 +30,7 @@ void sync_env::write_config(const std::vector<account_spec>& accounts,
             port = a.tls == "implicit" ? tb_.imaps_port() : tb_.imap_port();
         else
             port = a.tls == "implicit" ? tb_.pop3s_port() : tb_.pop3_port();
+        if (a.port) port = a.port;
         t << "[[account]]\n"
           << "name = \"" << a.name << "\"\n"
           << "protocol = \"" << a.protocol << "\"\n"
@@ -43,6 +44,12 @@ void sync_env::write_config(const std::vector<account_spec>& accounts,
           << a.extra << "\n";
     }
     write_file(config_, t.str());
+}
+
+void sync_env::expect_complete_against_server() const {
+    auto r = cli({"verify", "--against-server"});
+    INFO("verify --against-server:\n" << r.output << r.errors);
+    CHECK(r.status == 0);
 }
 
 run_result sync_env::cli(std::vector<std::string> args) const {

@@ -22,6 +22,7 @@ struct account_spec {
     std::string protocol = "imap";
     std::string tls = "starttls";  // implicit | starttls | plain
     std::string extra;             // more TOML lines for this account
+    std::uint16_t port = 0;        // 0: the test bed's port for protocol + tls
 };
 
 class sync_env {
@@ -34,6 +35,9 @@ public:
     // Runs `mailvault sync --json ARGS`; the JSON summary (fails the test if it is not JSON).
     nlohmann::json sync(std::vector<std::string> args = {}, int expect_status = 0) const;
     std::unique_ptr<archive::archive> open_archive() const;
+    // `mailvault verify --against-server`: fails the test unless it exits 0 (nothing on the
+    // server is missing from the archive, no size disagrees).
+    void expect_complete_against_server() const;
 
     const std::string& config_path() const { return config_; }
     const std::string& archive_path() const { return archive_; }

@@ -44,6 +44,7 @@ struct two_accounts {
         for (const char* f : {"INBOX", "Archive", "Archive/2024", "Projets/Été"})
             CHECK(check_mirror(*a, *tb, "alice", "alice", f) > 0);
         CHECK(check_mirror(*a, *tb, "bob", "bob", "INBOX") > 0);
+        env->expect_complete_against_server();
     }
 };
 
@@ -155,7 +156,7 @@ TEST_CASE("sync: a new UIDVALIDITY starts a generation and downloads no body it 
     CHECK(total(again, "bodies_fetched") == 0);
 }
 
-TEST_CASE("sync: a wrong password fails that account with its exit code; the other completes") {
+TEST_CASE("sync: a wrong password fails that account with its exit code, the other completes") {
     two_accounts t;
     t.env->write_config({{"alice", "alice", "not-the-password", "imap", "starttls", ""},
                          {"bob", "bob", "bob-pw", "imap", "implicit", ""}});
@@ -264,10 +265,11 @@ TEST_CASE("sync: kill -9 at several points, then a rerun: the archive equals the
     env.sync();
     auto a = env.open_archive();
     for (const char* f : {"INBOX", "Big", "Mixed"}) check_mirror(*a, tb, "alice", "alice", f);
+    env.expect_complete_against_server();
     CHECK(static_cast<std::size_t>(a->totals().entries) == total_entries);
 }
 
-TEST_CASE("sync: the server drops every connection mid-sync; the sync reconnects and completes") {
+TEST_CASE("sync: the server drops every connection mid-sync, the sync reconnects and completes") {
     temp_dir seed("mailvault-seed");
     // ~45 MB in INBOX so that the sync is still running when the server goes away.
     std::vector<std::string> many;
@@ -294,6 +296,7 @@ TEST_CASE("sync: the server drops every connection mid-sync; the sync reconnects
         auto a = env.open_archive();
         check_mirror(*a, tb, "alice", "alice", "INBOX");
         check_mirror(*a, tb, "alice", "alice", "Mixed");
+        env.expect_complete_against_server();
         if (j.at("accounts")[0].at("reconnects").get<int>() > 0) {
             saw_reconnect = true;
             break;
