@@ -32,6 +32,7 @@ sync::prune_rule rule_from_config(const config::prune_rule& c) {
     if (c.older_than.count() > 0) r.older_than = c.older_than;
     r.flags = c.flags;
     r.larger_than = c.larger_than;
+    r.trash = c.trash_folder;  // applies to the messages this rule selects, not to other rules
     return r;
 }
 
@@ -39,7 +40,8 @@ nlohmann::json to_json(const sync::prune_report& r, bool dry) {
     nlohmann::json folders = nlohmann::json::array();
     for (const auto& f : r.folders) {
         nlohmann::json refused = nlohmann::json::array();
-        for (const auto& x : f.refused) refused.push_back({{"uid", x.uid}, {"reason", x.reason}});
+        for (const auto& x : f.refused)
+            refused.push_back({{"uid", x.uid}, {"reason", x.reason}, {"kind", x.kind}});
         nlohmann::json j = {{"name", f.name},
                             {"uidvalidity", f.uidvalidity.value_or(0)},
                             {"planned", f.planned.size()},
@@ -140,11 +142,6 @@ int run_prune(const std::vector<std::string>& args) {
                 }
         }
     }
-    // A trash folder from the config rules applies when none is given on the command line.
-    if (!opts.trash && !cli_rule)
-        for (const auto& c : cfg.prune)
-            if (c.trash_folder) opts.trash = c.trash_folder;
-
     const auto path =
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
     auto arch = open_archive(path, false, !execute, cfg.zstd_level);
@@ -161,13 +158,19 @@ int run_prune(const std::vector<std::string>& args) {
         }
         for (const auto& f : r.folders) {
             for (const auto& x : f.refused)
-                if (x.reason.find("verification") != std::string::npos ||
-                    x.reason.find("archived copy") != std::string::npos)
-                    if (code == exit_ok || code == exit_partial) code = exit_verify_failed;
+                if (x.verification && (code == exit_ok || code == exit_partial))
+                    code = exit_verify_failed;
             if (f.err && code == exit_ok) code = exit_partial;
         }
     }
     if (json) {
+        // Loud even in JSON mode: a message kept because the archive and the server disagree.
+        for (const auto& r : reports)
+            for (const auto& f : r.folders)
+                for (const auto& x : f.refused)
+                    if (x.verification)
+                        std::fprintf(stderr, "mailvault: %s/%s: NOT deleted UID %u: %s\n",
+                                     r.account.c_str(), f.name.c_str(), x.uid, x.reason.c_str());
         nlohmann::json out = {{"dry_run", !execute}, {"accounts", nlohmann::json::array()}};
         for (const auto& r : reports) out["accounts"].push_back(to_json(r, !execute));
         out["exit_code"] = code;

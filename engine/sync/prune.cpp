@@ -8,6 +8,8 @@
 
 #include "archive/archive.hpp"
 #include "imap/uid_set.hpp"
+#include "mailvault/crashpoint.hpp"
+#include "mailvault/failure_policy.hpp"
 #include "sync/connect.hpp"
 #include "sync/planner.hpp"
 
@@ -21,16 +23,60 @@ std::vector<hold_scope> hold_scopes(const std::vector<archive::legal_hold>& hold
     return out;
 }
 
-// Collects (UID FLAGS MODSEQ) answers.
-class attrs_sink : public imap::fetch_sink {
+// A failure inside one folder, with what was being done (for the failure policy).
+struct folder_failure {
+    operation_kind op;
+    mv::error err;
+};
+
+// Collects the answers to UID FETCH (UID FLAGS [MODSEQ] RFC822.SIZE BODY.PEEK[HEADER]): the
+// header literal is hashed as it streams (nothing is kept but the hash), and only a whole
+// BODY[HEADER] (no partial origin, the section asked for) counts as an answer.
+class answers_sink : public imap::fetch_sink {
 public:
-    std::map<std::uint32_t, imap::fetch_attrs> got;
-    void body_begin(std::uint32_t, std::string_view, std::uint64_t) override {}
-    void body_data(std::string_view) override {}
-    void body_end() override {}
-    void on_fetch(const imap::fetch_attrs& a) override {
-        if (a.uid) got[*a.uid] = a;
+    std::map<std::uint32_t, server_answer> got;
+
+    void body_begin(std::uint32_t seq, std::string_view section, std::uint64_t) override {
+        cur_seq_ = seq;
+        hashing_ = section == "HEADER";
+        if (hashing_) hasher_.emplace();
     }
+    void body_data(std::string_view b) override {
+        if (hashing_) hasher_->update(b);
+    }
+    void body_end() override {
+        if (hashing_) pending_[cur_seq_] = hasher_->final();
+        hasher_.reset();
+        hashing_ = false;
+    }
+    void on_fetch(const imap::fetch_attrs& a) override {
+        auto hash = pending_.find(a.seq);
+        std::optional<archive::sha256> streamed;
+        if (hash != pending_.end()) {
+            streamed = hash->second;
+            pending_.erase(hash);
+        }
+        if (!a.uid || *a.uid == 0) return;  // unasked or nonsense answers decide nothing
+        server_answer s;
+        s.flags = a.flags;
+        s.modseq = a.modseq;
+        s.rfc822_size = a.rfc822_size;
+        for (const auto& b : a.bodies) {
+            if (b.section != "HEADER" || b.origin || b.nil) continue;
+            if (b.streamed && streamed)
+                s.header_hash = *streamed;
+            else if (!b.streamed)
+                s.header_hash = archive::sha256_of(b.data);
+        }
+        auto [it, fresh] = got.try_emplace(*a.uid, s);
+        if (!fresh) merge_answer(it->second, s);
+    }
+
+private:
+    std::uint32_t cur_seq_ = 0;
+    bool hashing_ = false;
+    std::optional<archive::sha256_hasher> hasher_;
+    std::map<std::uint32_t, archive::sha256> pending_;  // seq -> header hash, until its FETCH
 };
 
 class account_prune {
@@ -54,12 +100,28 @@ private:
         if (opts_.log) opts_.log(acct_.name + ": " + s);
     }
     std::vector<prune_candidate> candidates(const target& t, archive::mailbox_state& fresh);
-    // Re-reads and re-hashes each candidate's archived copy; returns those that passed.
-    std::vector<prune_candidate> verify(std::vector<prune_candidate> in, prune_folder_report& fr);
-    void check_capabilities(imap_session& s);
+    // Re-reads and re-hashes each candidate's archived copy.
+    std::map<std::uint32_t, archived_check> read_archived(const std::vector<prune_candidate>& in);
+    void refuse(prune_folder_report& fr, const planned_refusal& r);
+    void check_capabilities(imap_session& s, const std::vector<target>& targets);
     void prune_folder(imap_session& s, const target& t, prune_folder_report& fr);
+    // Removes our \Deleted again after a step failed or was found unsafe; audits the outcome.
+    // Returns the error of the UID STORE (the flags are then still on the server).
+    mv::error undo_deleted(imap::client& c, prune_folder_report& fr, std::uint32_t uidvalidity,
+                           const std::vector<std::uint32_t>& uids, const std::string& why,
+                           std::vector<std::uint32_t>& cancelled);
     void audit(std::string_view kind, const nlohmann::json& j) {
         ar_.a.audit_append(kind, j.dump());
+    }
+    // One audit row committed durably on its own, then its crash point.
+    void audit_durably(std::string_view kind, const nlohmann::json& j, const char* crash) {
+        {
+            std::lock_guard lk(ar_.mu);
+            archive::transaction tx(ar_.a);
+            audit(kind, j);
+            tx.commit(archive::durability::full);
+        }
+        crash_point(crash);
     }
 
     const config::account& acct_;
@@ -67,7 +129,7 @@ private:
     const prune_options& opts_;
     prune_report& rep_;
     std::int64_t now_ = 0;
-    std::string method_;
+    prune_methods methods_;
 };
 
 std::vector<prune_candidate> account_prune::candidates(const target& t,
@@ -84,50 +146,56 @@ std::vector<prune_candidate> account_prune::candidates(const target& t,
     return select_for_prune(opts_.rules, t.rules, msgs, now_);
 }
 
-std::vector<prune_candidate> account_prune::verify(std::vector<prune_candidate> in,
-                                                   prune_folder_report& fr) {
-    std::vector<prune_candidate> ok;
+std::map<std::uint32_t, archived_check> account_prune::read_archived(
+    const std::vector<prune_candidate>& in) {
+    std::map<std::uint32_t, archived_check> out;
     std::lock_guard lk(ar_.mu);
-    for (auto& c : in) {
-        std::uint64_t n = 0;
-        auto e = ar_.a.read_content(c.msg.content, [&](std::string_view b) { n += b.size(); });
-        std::string why;
-        if (e)
-            why = "archived copy failed verification: " + e.message;
-        else if (n != c.msg.size)
-            why = "archived copy has " + std::to_string(n) + " bytes, the server reported " +
-                  std::to_string(c.msg.size);
-        if (!why.empty()) {
-            fr.refused.push_back({c.msg.uid, why});
-            log("folder '" + fr.name + "': not deleting UID " + std::to_string(c.msg.uid) + ": " +
-                why);
-            continue;
-        }
-        ok.push_back(std::move(c));
+    for (const auto& c : in) {
+        archived_check a;
+        // Only the header block is kept (to hash it); the rest is counted as it streams.
+        std::string head;
+        bool head_done = false;
+        a.err = ar_.a.read_content(c.msg.content, [&](std::string_view b) {
+            a.bytes += b.size();
+            if (head_done) return;
+            head.append(b);
+            if (archive::header_block(head).size() < head.size()) head_done = true;
+        });
+        a.header_hash = archive::header_hash(head);
+        out[c.msg.uid] = std::move(a);
     }
-    return ok;
+    return out;
 }
 
-void account_prune::check_capabilities(imap_session& s) {
+void account_prune::refuse(prune_folder_report& fr, const planned_refusal& r) {
+    fr.refused.push_back(
+        {r.uid, r.reason, refusal_kind_name(r.kind), is_verification_refusal(r.kind)});
+    log("folder '" + fr.name + "': NOT deleting UID " + std::to_string(r.uid) + ": " + r.reason);
+}
+
+void account_prune::check_capabilities(imap_session& s, const std::vector<target>& targets) {
+    bool needs_move = false, needs_expunge = false;
+    std::set<std::string> trashes;
+    for (const auto& t : targets)
+        for (auto i : t.rules) {
+            prune_candidate probe;
+            probe.rule = i;
+            if (auto tr = trash_for(probe, opts_.rules, opts_.trash)) {
+                needs_move = true;
+                trashes.insert(*tr);
+            } else {
+                needs_expunge = true;
+            }
+        }
     const auto& caps = s.client->caps();
-    if (opts_.trash) {
-        if (!caps.has("MOVE"))
-            throw mv::failure(errc::unsupported, account_prefix(acct_) +
-                                                     "the server does not offer MOVE, so --trash " +
-                                                     *opts_.trash +
-                                                     " cannot be used; nothing was deleted");
-        method_ = "move";
-    } else if (caps.has("UIDPLUS")) {
-        method_ = "uid-expunge";
-    } else if (opts_.allow_plain_expunge) {
-        method_ = "plain-expunge";
-    } else {
-        throw mv::failure(
-            errc::unsupported,
-            account_prefix(acct_) +
-                "the server does not offer UIDPLUS: a plain EXPUNGE could remove messages "
-                "another client marked \\Deleted; refusing to prune (use --trash FOLDER to move "
-                "them to a trash folder, or --allow-plain-expunge); nothing was deleted");
+    methods_ = choose_methods(caps.has("UIDPLUS"), caps.has("MOVE"), needs_move, needs_expunge,
+                              opts_.allow_plain_expunge);
+    if (methods_.err) {
+        std::string names;
+        for (const auto& t : trashes) names += (names.empty() ? "" : ", ") + t;
+        throw mv::failure(methods_.err.code,
+                          account_prefix(acct_) + methods_.err.message +
+                              (methods_.move || trashes.empty() ? "" : " (trash: " + names + ")"));
     }
 }
 
@@ -148,12 +216,17 @@ void account_prune::run() {
                                            "nothing archived for this account; run `mailvault "
                                            "sync` first (only archived messages are pruned)");
     const auto scopes = hold_scopes(holds);
+    // Every folder messages may be moved to: never pruned by this run.
+    std::set<std::string> trash_folders;
+    if (opts_.trash) trash_folders.insert(*opts_.trash);
+    for (const auto& r : opts_.rules)
+        if (r.trash) trash_folders.insert(*r.trash);
 
     // --- which folders the rules touch, minus those under a legal hold
     std::vector<target> targets;
     for (const auto& m : boxes) {
         const char delim = m.delimiter && !m.delimiter->empty() ? (*m.delimiter)[0] : '\0';
-        if (opts_.trash && m.name == *opts_.trash) continue;  // never prune into itself
+        if (trash_folders.count(m.name)) continue;  // never prune into itself
         target t{m, {}, 0};
         for (std::size_t i = 0; i < opts_.rules.size(); ++i)
             if (rule_covers_folder(opts_.rules[i], acct_.name, m.name, delim)) t.rules.push_back(i);
@@ -176,11 +249,17 @@ void account_prune::run() {
     }
 
     if (!opts_.execute) {
+        // The plan from the archive alone: what the server says is checked when deleting.
         for (auto& t : targets) {
             auto& fr = rep_.folders[t.report];
             archive::mailbox_state fresh;
-            auto ok = verify(candidates(t, fresh), fr);
-            for (const auto& c : ok) {
+            auto cands = candidates(t, fresh);
+            auto checks = read_archived(cands);
+            for (const auto& c : cands) {
+                if (auto r = check_archived_copy(c, checks[c.msg.uid])) {
+                    refuse(fr, *r);
+                    continue;
+                }
                 fr.planned.push_back(c.msg.uid);
                 fr.planned_bytes += c.msg.size;
             }
@@ -192,11 +271,10 @@ void account_prune::run() {
     // --- refuse before anything changes if the server cannot delete exactly our messages
     const std::string password = config::resolve_password(acct_);
     imap_session s = open_imap(acct_, password);
-    check_capabilities(s);
+    check_capabilities(s, targets);
 
     for (auto& t : targets) {
         auto& fr = rep_.folders[t.report];
-        fr.method = method_;
         // Sync this folder first: the selection and the audit use the server's current state.
         sync_options so;
         so.only_folders = {t.mbox.name};
@@ -218,10 +296,10 @@ void account_prune::run() {
         }
         try {
             prune_folder(s, t, fr);
-        } catch (const mv::failure& f) {
-            if (f.err.code != errc::server_no && f.err.code != errc::server_bad &&
-                f.err.code != errc::unsupported)
-                throw;
+        } catch (const folder_failure& f) {
+            const auto d = classify_failure(f.op, f.err.code);
+            if (d.scope != failure_scope::folder && d.scope != failure_scope::message)
+                throw mv::failure(f.err);
             fr.err = f.err;
             log("folder '" + fr.name + "': " + f.err.message);
         }
@@ -229,11 +307,42 @@ void account_prune::run() {
     s.client->logout();
 }
 
+mv::error account_prune::undo_deleted(imap::client& c, prune_folder_report& fr,
+                                      std::uint32_t uidvalidity,
+                                      const std::vector<std::uint32_t>& uids,
+                                      const std::string& why,
+                                      std::vector<std::uint32_t>& cancelled) {
+    if (uids.empty()) return {};
+    crash_point("prune.before_undo_store");
+    auto e = c.uid_store(imap::make_uid_set(uids), imap::store_op::remove, {"\\Deleted"}, true,
+                         std::nullopt);
+    crash_point("prune.after_undo_store");
+    if (e) {
+        // Our \Deleted stays on messages we decided not to delete: any EXPUNGE by anyone removes
+        // them. Record it durably and say exactly what to do.
+        audit_durably("prune_undo_failed",
+                      {{"account", acct_.name},
+                       {"folder", fr.name},
+                       {"uidvalidity", uidvalidity},
+                       {"uids", compress_uids(uids)},
+                       {"reason", why},
+                       {"error", e.message},
+                       {"time", now_}},
+                      "prune.audit_undo_failed");
+        return e;
+    }
+    for (auto u : uids) {
+        cancelled.push_back(u);
+        fr.refused.push_back({u, why, "cancelled", false});
+    }
+    return {};
+}
+
 void account_prune::prune_folder(imap_session& s, const target& t, prune_folder_report& fr) {
     auto& c = *s.client;
-    auto fail = [&](const mv::error& e, const std::string& what) {
-        throw mv::failure(
-            e.code, account_prefix(acct_) + "folder '" + fr.name + "': " + what + ": " + e.message);
+    auto fail = [&](operation_kind op, const mv::error& e, const std::string& what) {
+        throw folder_failure{op, mv::error(e.code, account_prefix(acct_) + "folder '" + fr.name +
+                                                       "': " + what + ": " + e.message)};
     };
     archive::mailbox_state ms;
     auto cands = candidates(t, ms);
@@ -245,72 +354,70 @@ void account_prune::prune_folder(imap_session& s, const target& t, prune_folder_
     sel.mailbox = fr.name;
     sel.condstore = s.condstore && !s.qresync;
     imap::select_result sr;
-    if (auto e = c.select(sel, sr)) fail(e, "SELECT");
+    if (auto e = c.select(sel, sr)) fail(operation_kind::select, e, "SELECT");
     if (sr.state.read_only)
-        fail(mv::error(errc::server_no, "the server opened it read-only"), "SELECT");
+        fail(operation_kind::select, mv::error(errc::server_no, "the server opened it read-only"),
+             "SELECT");
     if (!sr.state.uidvalidity || sr.state.uidvalidity != ms.uidvalidity)
-        fail(mv::error(errc::server_no, "UIDVALIDITY changed since the sync; run it again"),
+        fail(operation_kind::select,
+             mv::error(errc::server_no, "UIDVALIDITY changed since the sync; run it again"),
              "SELECT");
     const std::uint32_t uidvalidity = *sr.state.uidvalidity;
     // Messages changed after the sync have a MODSEQ above the watermark it recorded.
     std::optional<std::uint64_t> since =
         s.condstore && !sr.state.nomodseq ? ms.highestmodseq : std::nullopt;
 
-    // --- the archived copies, re-read and re-hashed now
-    cands = verify(std::move(cands), fr);
-    if (cands.empty()) return;
-
-    // --- drop what changed on the server since the sync, or is gone
+    // --- the archived copies, re-read and re-hashed now; what this session's server says of
+    // each (size, header, flags): the plan decides from both
+    auto archived = read_archived(cands);
+    answers_sink answers;
     {
         std::vector<std::uint32_t> uids;
         for (const auto& k : cands) uids.push_back(k.msg.uid);
-        attrs_sink sink;
         imap::fetch_request fq;
-        fq.sets = {imap::make_uid_set(uids)};
-        fq.items = since ? "(UID FLAGS MODSEQ)" : "(UID FLAGS)";
-        if (auto e = c.uid_fetch(fq, sink)) fail(e, "UID FETCH FLAGS");
-        std::vector<prune_candidate> keep;
-        for (auto& k : cands) {
-            auto it = sink.got.find(k.msg.uid);
-            std::string why;
-            if (it == sink.got.end())
-                why = "no longer on the server";
-            else if (since && it->second.modseq && *it->second.modseq > *since)
-                why = "changed on the server since the sync (MODSEQ)";
-            else if (it->second.flags &&
-                     archive::canonical_flags(persistent_flags(*it->second.flags)) != k.msg.flags)
-                why = "flags changed on the server since the sync";
-            if (!why.empty()) {
-                fr.refused.push_back({k.msg.uid, why});
-                log("folder '" + fr.name + "': not deleting UID " + std::to_string(k.msg.uid) +
-                    ": " + why);
-                continue;
-            }
-            keep.push_back(std::move(k));
-        }
-        cands = std::move(keep);
+        for (auto& chunk : chunk_uids(uids, 200)) fq.sets.push_back(imap::make_uid_set(chunk));
+        fq.items = since ? "(UID FLAGS MODSEQ RFC822.SIZE BODY.PEEK[HEADER])"
+                         : "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])";
+        if (auto e = c.uid_fetch(fq, answers)) fail(operation_kind::fetch, e, "UID FETCH");
     }
-    if (cands.empty()) return;
-    std::set<std::uint32_t> ours;
-    for (const auto& k : cands) ours.insert(k.msg.uid);
+    const auto plan = plan_deletions(cands, archived, answers.got, since, opts_.rules, opts_.trash);
+    for (const auto& r : plan.refused) refuse(fr, r);
+    if (plan.remove.empty()) return;
+
+    // Groups: "" = expunge, else the trash folder.
+    std::map<std::string, std::vector<std::uint32_t>> groups;
+    std::map<std::uint32_t, const planned_deletion*> by_uid;
+    for (const auto& d : plan.remove) {
+        groups[d.trash.value_or("")].push_back(d.cand.msg.uid);
+        by_uid[d.cand.msg.uid] = &d;
+    }
+    auto method_of = [&](const std::string& group) {
+        return group.empty() ? methods_.expunge : std::string("move");
+    };
+    {
+        std::string m;
+        for (const auto& [g, u] : groups)
+            if (m.find(method_of(g)) == std::string::npos)
+                m += (m.empty() ? "" : ",") + method_of(g);
+        fr.method = m;
+    }
 
     // --- without UIDPLUS, a plain EXPUNGE is safe only if nobody else marked anything \Deleted
-    auto others_deleted = [&]() -> std::vector<std::uint32_t> {
+    auto others_deleted = [&](const std::vector<std::uint32_t>& ours) {
         imap::search_result res;
-        if (auto e = c.uid_search("DELETED", res)) fail(e, "UID SEARCH DELETED");
-        std::vector<std::uint32_t> other;
-        for (auto u : res.ids)
-            if (!ours.count(u)) other.push_back(u);
-        return other;
+        if (auto e = c.uid_search("DELETED", res))
+            fail(operation_kind::search, e, "UID SEARCH DELETED");
+        return foreign_deleted(res.ids, ours);
     };
-    if (method_ == "plain-expunge") {
-        auto other = others_deleted();
+    if (groups.count("") && methods_.expunge == "plain-expunge") {
+        auto other = others_deleted(groups[""]);
         if (!other.empty()) {
-            fail(mv::error(errc::unsupported,
-                           "UIDs " + compress_uids(other) +
-                               " are marked \\Deleted by another client and a plain EXPUNGE "
-                               "would remove them too; nothing deleted in this folder"),
-                 "refused");
+            fr.err = mv::error(errc::unsupported,
+                               "UIDs " + compress_uids(other) +
+                                   " are marked \\Deleted by another client and a plain EXPUNGE "
+                                   "would remove them too; nothing deleted in this folder");
+            log("folder '" + fr.name + "': " + fr.err.message);
+            return;
         }
     }
 
@@ -318,64 +425,141 @@ void account_prune::prune_folder(imap_session& s, const target& t, prune_folder_
     {
         std::lock_guard lk(ar_.mu);
         archive::transaction tx(ar_.a);
-        for (const auto& k : cands)
+        for (const auto& d : plan.remove) {
+            const auto& k = d.cand;
             audit("prune_delete", {{"account", acct_.name},
                                    {"folder", fr.name},
                                    {"uidvalidity", uidvalidity},
                                    {"uid", k.msg.uid},
                                    {"sha256", k.msg.content.hex()},
                                    {"size", k.msg.size},
+                                   {"server_size", answers.got[k.msg.uid].rfc822_size.value_or(0)},
                                    {"internaldate", k.msg.internaldate.value_or(0)},
                                    {"rule", describe_rule(opts_.rules[k.rule])},
-                                   {"method", method_},
+                                   {"method", method_of(d.trash.value_or(""))},
+                                   {"trash", d.trash ? nlohmann::json(*d.trash) : nlohmann::json()},
                                    {"time", now_}});
+        }
         tx.commit(archive::durability::full);
     }
-    std::vector<std::uint32_t> cancelled;
-    std::string cancel_reason;
-    auto uidset = [&] {
-        return imap::make_uid_set(std::vector<std::uint32_t>(ours.begin(), ours.end()));
-    };
+    crash_point("prune.audit_delete");
 
-    if (method_ == "move") {
-        if (auto e = c.uid_move(uidset(), *opts_.trash)) fail(e, "UID MOVE");
-    } else {
+    std::vector<std::uint32_t> gone, cancelled;
+    std::string cancel_reason;
+    mv::error step_err;  // a step failed: what is gone so far is still recorded below
+    operation_kind step_op = operation_kind::expunge;
+
+    for (const auto& [group, uids] : groups) {
+        if (step_err) break;
+        if (!group.empty()) {
+            crash_point("prune.before_uid_move");
+            auto e = c.uid_move(imap::make_uid_set(uids), group);
+            crash_point("prune.after_uid_move");
+            if (e) {
+                step_err = mv::error(e.code, "UID MOVE to '" + group + "': " + e.message);
+                continue;
+            }
+            gone.insert(gone.end(), uids.begin(), uids.end());
+            continue;
+        }
+        std::set<std::uint32_t> ours(uids.begin(), uids.end());
         imap::uid_set modified;
-        if (auto e =
-                c.uid_store(uidset(), imap::store_op::add, {"\\Deleted"}, true, since, &modified))
-            fail(e, "UID STORE");
+        crash_point("prune.before_store_deleted");
+        auto e = c.uid_store(imap::make_uid_set(uids), imap::store_op::add, {"\\Deleted"}, true,
+                             since, &modified);
+        crash_point("prune.after_store_deleted");
         for (auto u : modified.expand()) {
             if (ours.erase(u)) {
                 cancelled.push_back(u);
-                fr.refused.push_back({u, "changed on the server meanwhile (UNCHANGEDSINCE)"});
+                fr.refused.push_back(
+                    {u, "changed on the server meanwhile (UNCHANGEDSINCE)", "changed", false});
+                cancel_reason = "changed on the server meanwhile (UNCHANGEDSINCE)";
             }
         }
-        cancel_reason = "changed on the server meanwhile (UNCHANGEDSINCE)";
-        if (method_ == "uid-expunge") {
-            if (!ours.empty())
-                if (auto e = c.uid_expunge(uidset())) fail(e, "UID EXPUNGE");
-        } else {
-            auto other = others_deleted();
-            if (!other.empty()) {
-                // Someone marked a message meanwhile: undo ours and leave the folder alone.
-                c.uid_store(uidset(), imap::store_op::remove, {"\\Deleted"}, true, std::nullopt);
-                for (auto u : ours) {
-                    cancelled.push_back(u);
-                    fr.refused.push_back({u, "another client marked messages \\Deleted"});
-                }
-                ours.clear();
-                cancel_reason = "another client marked UIDs " + compress_uids(other) +
-                                " \\Deleted; plain EXPUNGE not safe";
-            } else if (!ours.empty()) {
-                if (auto e = c.expunge()) fail(e, "EXPUNGE");
-            }
+        std::vector<std::uint32_t> mine(ours.begin(), ours.end());
+        if (e) {
+            step_op = operation_kind::store;
+            step_err = mv::error(e.code, "UID STORE: " + e.message);
+            // Some may carry our \Deleted now: take it back.
+            if (auto u = undo_deleted(c, fr, uidvalidity, mine, "UID STORE failed: " + e.message,
+                                      cancelled))
+                step_err = mv::error(u.code, "UID STORE failed (" + e.message +
+                                                 ") and removing our \\Deleted again failed too (" +
+                                                 u.message + "): UIDs " + compress_uids(mine) +
+                                                 " may still be marked \\Deleted on the server");
+            continue;
         }
+        if (mine.empty()) continue;
+        if (methods_.expunge == "uid-expunge") {
+            crash_point("prune.before_uid_expunge");
+            auto x = c.uid_expunge(imap::make_uid_set(mine));
+            crash_point("prune.after_uid_expunge");
+            if (x) {
+                step_err = mv::error(x.code, "UID EXPUNGE: " + x.message);
+                if (auto u = undo_deleted(c, fr, uidvalidity, mine,
+                                          "UID EXPUNGE failed: " + x.message, cancelled))
+                    step_err =
+                        mv::error(u.code, "UID EXPUNGE failed (" + x.message +
+                                              ") and removing our \\Deleted again failed too (" +
+                                              u.message + "): UIDs " + compress_uids(mine) +
+                                              " are still marked \\Deleted on the server");
+                continue;
+            }
+            gone.insert(gone.end(), mine.begin(), mine.end());
+            continue;
+        }
+        // plain EXPUNGE: look again, now that ours are marked
+        imap::search_result res;
+        if (auto se = c.uid_search("DELETED", res)) {
+            step_op = operation_kind::search;
+            step_err = mv::error(se.code, "UID SEARCH DELETED: " + se.message);
+            if (auto u = undo_deleted(c, fr, uidvalidity, mine,
+                                      "UID SEARCH DELETED failed: " + se.message, cancelled))
+                step_err = mv::error(u.code, "UID SEARCH DELETED failed (" + se.message +
+                                                 ") and removing our \\Deleted again failed too (" +
+                                                 u.message + "): UIDs " + compress_uids(mine) +
+                                                 " are still marked \\Deleted on the server");
+            continue;
+        }
+        auto other = foreign_deleted(res.ids, mine);
+        if (!other.empty()) {
+            // Someone marked a message meanwhile: undo ours and leave the folder alone.
+            const std::string why = "another client marked UIDs " + compress_uids(other) +
+                                    " \\Deleted; plain EXPUNGE not safe";
+            if (auto u = undo_deleted(c, fr, uidvalidity, mine, why, cancelled)) {
+                step_op = operation_kind::store;
+                step_err = mv::error(
+                    u.code, why + "; removing our \\Deleted again failed (" + u.message +
+                                "): UIDs " + compress_uids(mine) +
+                                " are still marked \\Deleted on the server; remove the flag "
+                                "(UID STORE " +
+                                compress_uids(mine) +
+                                " -FLAGS (\\Deleted)) before anyone expunges");
+            } else {
+                cancel_reason = why;
+                fr.err = mv::error(errc::unsupported, why + "; nothing deleted in this folder");
+            }
+            continue;
+        }
+        crash_point("prune.before_expunge");
+        auto x = c.expunge();
+        crash_point("prune.after_expunge");
+        if (x) {
+            step_err = mv::error(x.code, "EXPUNGE: " + x.message);
+            if (auto u = undo_deleted(c, fr, uidvalidity, mine, "EXPUNGE failed: " + x.message,
+                                      cancelled))
+                step_err = mv::error(u.code, "EXPUNGE failed (" + x.message +
+                                                 ") and removing our \\Deleted again failed too (" +
+                                                 u.message + "): UIDs " + compress_uids(mine) +
+                                                 " may still be marked \\Deleted on the server");
+            continue;
+        }
+        gone.insert(gone.end(), mine.begin(), mine.end());
     }
 
     // --- gone from the server: still archived, marked expunged
-    std::vector<std::uint32_t> gone(ours.begin(), ours.end());
-    for (const auto& k : cands)
-        if (ours.count(k.msg.uid)) fr.deleted_bytes += k.msg.size;
+    std::sort(gone.begin(), gone.end());
+    for (auto u : gone) fr.deleted_bytes += by_uid[u]->cand.msg.size;
     fr.deleted = gone;
     {
         std::lock_guard lk(ar_.mu);
@@ -392,16 +576,19 @@ void account_prune::prune_folder(imap_session& s, const target& t, prune_folder_
               {{"account", acct_.name},
                {"folder", fr.name},
                {"uidvalidity", uidvalidity},
-               {"method", method_},
+               {"method", fr.method},
                {"deleted", gone.size()},
                {"uids", compress_uids(gone)},
                {"bytes", fr.deleted_bytes},
                {"trash", opts_.trash ? nlohmann::json(*opts_.trash) : nlohmann::json()},
+               {"error", step_err ? nlohmann::json(step_err.message) : nlohmann::json()},
                {"time", now_}});
         tx.commit(archive::durability::full);
     }
+    crash_point("prune.folder_commit");
+    if (step_err) fail(step_op, step_err, "not finished");
     log("folder '" + fr.name + "': " + std::to_string(gone.size()) + " messages deleted (" +
-        method_ + ")");
+        fr.method + ")");
 }
 
 }  // namespace
@@ -420,6 +607,8 @@ prune_report prune_imap_account(const config::account& acct, shared_archive& ar,
     try {
         p.run();
     } catch (const mv::failure& f) {
+        rep.err = f.err;
+    } catch (const folder_failure& f) {
         rep.err = f.err;
     }
     return rep;

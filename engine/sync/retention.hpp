@@ -30,6 +30,7 @@ struct prune_rule {
     std::optional<std::chrono::seconds> older_than;  // INTERNALDATE older than now - this
     std::vector<std::string> flags;                  // every one must be set (e.g. "\Seen")
     std::optional<std::uint64_t> larger_than;        // RFC822 size strictly greater
+    std::optional<std::string> trash;  // UID MOVE this rule's messages here instead of expunging
 };
 
 // Empty when the rule is usable; else a one-line reason.

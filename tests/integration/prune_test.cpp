@@ -1,10 +1,21 @@
 // `mailvault prune`, `hold`, `purge` and `audit` against the real Dovecot test bed (issue #7).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <ctime>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 
+#include "archive/hash.hpp"
 #include "harness/sync_env.hpp"
 
 using namespace mv::test;
@@ -113,6 +124,117 @@ nlohmann::json inbox_report(const nlohmann::json& j) {
     return {};
 }
 
+// A line proxy on 127.0.0.1 in front of the test bed's plain IMAP port: forwards the server's
+// bytes unchanged and each client line through `hook`, which may act (e.g. change the server
+// with doveadm before the line goes on) or answer in the server's place (the line is then not
+// forwarded). For what Dovecot cannot be made to do at a precise moment (a STORE that fails).
+// Flow: construct (listens) -> point an account at port() with tls = "plain" -> destructor stops
+// every connection thread and closes every socket.
+class hook_proxy {
+public:
+    using hook = std::function<std::optional<std::string>(const std::string& line)>;
+
+    hook_proxy(std::uint16_t upstream, hook h) : upstream_(upstream), hook_(std::move(h)) {
+        lfd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(lfd_ >= 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(lfd_, 8) == 0);
+        socklen_t len = sizeof a;
+        ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        accept_ = std::thread([this] { accept_loop(); });
+    }
+    ~hook_proxy() {
+        stop_ = true;
+        accept_.join();
+        for (auto& t : conns_) t.join();
+        ::close(lfd_);
+    }
+    hook_proxy(const hook_proxy&) = delete;
+    hook_proxy& operator=(const hook_proxy&) = delete;
+    std::uint16_t port() const { return port_; }
+
+private:
+    void accept_loop() {
+        while (!stop_) {
+            pollfd p{lfd_, POLLIN, 0};
+            if (::poll(&p, 1, 20) <= 0) continue;
+            int c = ::accept(lfd_, nullptr, nullptr);
+            if (c >= 0) conns_.emplace_back([this, c] { serve(c); });
+        }
+    }
+    static bool write_all(int fd, std::string_view b) {
+        while (!b.empty()) {
+            auto n = ::send(fd, b.data(), b.size(), MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            b.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+    void serve(int cfd) {
+        int ufd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(upstream_);
+        bool ok = ::connect(ufd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        std::string pending;
+        char buf[65536];
+        while (ok && !stop_) {
+            pollfd p[2] = {{cfd, POLLIN, 0}, {ufd, POLLIN, 0}};
+            if (::poll(p, 2, 20) <= 0) continue;
+            if (p[1].revents) {
+                auto n = ::recv(ufd, buf, sizeof buf, 0);
+                if (n <= 0 || !write_all(cfd, std::string_view(buf, static_cast<std::size_t>(n))))
+                    break;
+            }
+            if (p[0].revents) {
+                auto n = ::recv(cfd, buf, sizeof buf, 0);
+                if (n <= 0) break;
+                pending.append(buf, static_cast<std::size_t>(n));
+                for (auto e = pending.find("\r\n"); e != std::string::npos;
+                     e = pending.find("\r\n")) {
+                    std::string line = pending.substr(0, e);
+                    pending.erase(0, e + 2);
+                    auto answer = hook_(line);
+                    if (!(answer ? write_all(cfd, *answer) : write_all(ufd, line + "\r\n"))) {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+        }
+        ::close(ufd);
+        ::close(cfd);
+    }
+
+    std::uint16_t upstream_;
+    hook hook_;
+    int lfd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread accept_;
+    std::vector<std::thread> conns_;  // touched by the accept thread only, joined after it
+};
+
+// Points the archive entry of `uid` at other bytes, as a sync that accepted a wrong body would
+// have left it: the content is stored properly (it re-hashes), the entry records its length.
+void replace_archived(const prune_bed& b, std::uint32_t uid, const std::string& bytes) {
+    std::int64_t content_id = 0;
+    {
+        mv::archive::archive a(b.env->archive_path());
+        mv::archive::transaction tx(a);
+        content_id = a.put_content(bytes).content_id;
+        tx.commit();
+    }
+    b.sql(b.env->archive_path(), "UPDATE entries SET content_id = " + std::to_string(content_id) +
+                                     ", size = " + std::to_string(bytes.size()) +
+                                     " WHERE uid = " + std::to_string(uid));
+}
+
 std::string uid_list(const std::set<std::uint32_t>& s) {
     std::vector<std::uint32_t> v(s.begin(), s.end());
     std::string out;
@@ -130,7 +252,7 @@ std::string uid_list(const std::set<std::uint32_t>& s) {
 
 }  // namespace
 
-TEST_CASE("prune: older-than removes exactly the older messages; the archive keeps them") {
+TEST_CASE("prune: older-than removes exactly the older messages, the archive keeps them") {
     prune_bed b;
     // Another client marks a new message \Deleted: not selected by the rule, it must survive.
     const std::uint32_t marked = *b.new_uids.rbegin();
@@ -212,7 +334,7 @@ TEST_CASE("prune: a corrupted archived copy is not deleted, and the run says why
         if (uid != victim) CHECK(left.count(uid) == 0);
 }
 
-TEST_CASE("prune: without UIDPLUS it refuses by default; --trash moves instead") {
+TEST_CASE("prune: without UIDPLUS it refuses by default, --trash moves instead") {
     prune_bed b;
     b.tb->restart({"UIDPLUS"});
     auto r = b.run({"prune", "--older-than", "30d", "--execute"});
@@ -231,7 +353,7 @@ TEST_CASE("prune: without UIDPLUS it refuses by default; --trash moves instead")
     CHECK(b.audit("prune_delete").size() == b.old_uids.size());
 }
 
-TEST_CASE("prune: plain EXPUNGE only when no other message is marked \\Deleted") {
+TEST_CASE("prune: plain EXPUNGE only when no other message is marked Deleted") {
     prune_bed b;
     b.tb->restart({"UIDPLUS"});
     const std::uint32_t marked = *b.new_uids.begin();
@@ -246,7 +368,7 @@ TEST_CASE("prune: plain EXPUNGE only when no other message is marked \\Deleted")
     CHECK(b.server_uids() == b.new_uids);
 }
 
-TEST_CASE("hold: a legal hold blocks prune and purge; releasing it lets them run") {
+TEST_CASE("hold: a legal hold blocks prune and purge, releasing it lets them run") {
     prune_bed b;
     auto add = b.run({"hold", "add", "--account", "alice", "--reason", "case 17"});
     REQUIRE(add.status == 0);
@@ -318,4 +440,145 @@ TEST_CASE("audit: editing, deleting or reordering a row is detected by `audit ve
     tampered("DELETE FROM audit_log WHERE seq = 4");
     auto v = b.env->cli({"verify", "--archive", copy});
     CHECK(v.status == 9);
+}
+
+TEST_CASE("prune: an archived copy whose size disagrees with the server's is kept on the server") {
+    // Break 3: a truncated body was archived as if complete (its entry records its own length, so
+    // re-reading the archive alone finds nothing wrong); prune must ask the server.
+    prune_bed b;
+    const auto olds = b.unique_old();
+    const std::uint32_t truncated = olds[0], other_header = olds[1];
+    const std::string full = crlf(b.original.at(truncated));
+    replace_archived(b, truncated, full.substr(0, full.size() - 7));
+    // Same length, one header byte different: another message under this UID.
+    std::string changed = crlf(b.original.at(other_header));
+    const auto at = changed.find("Subject:");
+    REQUIRE(at != std::string::npos);
+    changed[at + 9] = changed[at + 9] == 'X' ? 'Y' : 'X';
+    replace_archived(b, other_header, changed);
+
+    auto r = b.run({"prune", "--older-than", "30d", "--execute"});
+    CHECK(r.status == 9);
+    CHECK(r.output.find("kept UID " + std::to_string(truncated) + ": archived copy has " +
+                        std::to_string(full.size() - 7) +
+                        " bytes, the server reports "
+                        "RFC822.SIZE " +
+                        std::to_string(full.size())) != std::string::npos);
+    CHECK(r.output.find("kept UID " + std::to_string(other_header) +
+                        ": archived header block differs") != std::string::npos);
+    CHECK(r.errors.find("NOT deleting UID " + std::to_string(truncated)) != std::string::npos);
+    auto left = b.server_uids();
+    CHECK(left.count(truncated) == 1);
+    CHECK(left.count(other_header) == 1);
+    for (auto uid : b.old_uids)
+        if (uid != truncated && uid != other_header) CHECK(left.count(uid) == 0);
+    std::set<std::uint32_t> audited;
+    for (auto& row : b.audit("prune_delete"))
+        audited.insert(row.at("payload").at("uid").get<std::uint32_t>());
+    CHECK(audited.count(truncated) == 0);
+    CHECK(audited.count(other_header) == 0);
+
+    // JSON names the kind of each refusal.
+    auto j = b.prune_json({"--older-than", "30d", "--execute"}, 9);
+    std::map<std::uint32_t, std::string> kinds;
+    const auto jf = inbox_report(j);
+    for (auto& x : jf.at("refused"))
+        kinds[x.at("uid").get<std::uint32_t>()] = x.at("kind").get<std::string>();
+    CHECK(kinds[truncated] == "size-mismatch");
+    CHECK(kinds[other_header] == "header-mismatch");
+}
+
+TEST_CASE("prune: Dovecot's RFC822.SIZE equals the archived byte count of every message") {
+    // The measurement behind archived_size_agrees(): no allowance is needed for Dovecot.
+    prune_bed b;
+    auto j = b.prune_json({"--older-than", "30d", "--execute"}, 0);
+    CHECK(inbox_report(j).at("refused").empty());
+    auto rows = b.audit("prune_delete");
+    REQUIRE(rows.size() == b.old_uids.size());
+    for (auto& row : rows) {
+        const auto& p = row.at("payload");
+        CHECK(p.at("server_size") == p.at("size"));
+        CHECK(p.at("size").get<std::size_t>() ==
+              crlf(b.original.at(p.at("uid").get<std::uint32_t>())).size());
+    }
+}
+
+TEST_CASE("prune: each rule's trash_folder applies to the messages that rule selects") {
+    temp_dir seed{"mailvault-seed"};
+    auto files = corpus_messages("mikel-mail/emails/plain_emails");
+    REQUIRE(files.size() >= 8);
+    std::vector<std::string> inbox(files.begin(), files.begin() + 3);
+    std::vector<std::string> work(files.begin() + 3, files.begin() + 6);
+    seed_folder(seed, "INBOX", inbox);
+    seed_folder(seed, "Work", work);
+    testbed_options o;
+    o.users = {{"alice", "alice", seed.path().string()}};
+    testbed tb(o);
+    tb.mkdir("alice", "Trash");
+    sync_env env(tb, MV_CLI_PATH);
+    // The old code applied the trash_folder of the last rule that had one to every rule, so
+    // Work's messages (a rule without trash) were moved to Trash too.
+    env.write_config({{"alice", "alice", "alice", "imap", "starttls", ""}},
+                     "[[prune_rule]]\nfolders = [\"INBOX\"]\nolder_than = \"30d\"\n"
+                     "trash_folder = \"Trash\"\n\n[[prune_rule]]\nfolders = [\"Work\"]\n"
+                     "older_than = \"30d\"\n");
+    env.sync();
+    const auto inbox_before = tb.messages("alice", "INBOX");
+    const auto work_before = tb.messages("alice", "Work");
+    REQUIRE(inbox_before.size() == 3);
+    REQUIRE(work_before.size() == 3);
+
+    auto r = env.cli({"prune", "--execute", "--json"});
+    INFO(r.output << r.errors);
+    REQUIRE(r.status == 0);
+    CHECK(tb.messages("alice", "INBOX").empty());
+    CHECK(tb.messages("alice", "Work").empty());
+    std::multiset<std::string> in_trash, expected;
+    for (auto& [uid, m] : tb.messages("alice", "Trash")) in_trash.insert(m);
+    for (auto& [uid, m] : inbox_before) expected.insert(m);
+    CHECK(in_trash == expected);  // INBOX's moved, Work's expunged (not moved)
+    auto j = nlohmann::json::parse(r.output);
+    std::map<std::string, std::string> method;
+    for (auto& f : j.at("accounts").at(0).at("folders"))
+        method[f.at("name").get<std::string>()] = f.at("method").get<std::string>();
+    CHECK(method["INBOX"] == "move");
+    CHECK(method["Work"] == "uid-expunge");
+}
+
+TEST_CASE("prune: a failed undo of our Deleted is audited and fails the folder loudly") {
+    // Without UIDPLUS, with --allow-plain-expunge: another client marks a message \Deleted
+    // between our UID STORE and the EXPUNGE (the proxy does it through doveadm just before our
+    // STORE goes on), so ours must be unmarked again -- and that UID STORE -FLAGS fails.
+    prune_bed b;
+    b.tb->restart({"UIDPLUS"});
+    const std::uint32_t other = *b.new_uids.begin();
+    std::atomic<int> marked{0}, refused{0};
+    hook_proxy proxy(b.tb->imap_port(), [&](const std::string& line) -> std::optional<std::string> {
+        const auto sp = line.find(' ');
+        const std::string tag = line.substr(0, sp);
+        if (line.find("UID STORE") == std::string::npos) return std::nullopt;
+        if (line.find("+FLAGS") != std::string::npos && marked++ == 0)
+            b.tb->flags("alice", "INBOX", other, "add", {"\\Deleted"});
+        if (line.find("-FLAGS") != std::string::npos) {
+            ++refused;
+            return tag + " NO [SERVERBUG] injected: flags cannot be changed now\r\n";
+        }
+        return std::nullopt;
+    });
+    account_spec acct{"alice", "alice", "alice-pw", "imap", "plain", ""};
+    acct.port = proxy.port();
+    b.env->write_config({acct});
+
+    auto r = b.run({"prune", "--older-than", "30d", "--execute", "--allow-plain-expunge"});
+    CHECK(marked == 1);
+    CHECK(refused == 1);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("still marked \\Deleted on the server") != std::string::npos);
+    CHECK(b.server_uids().size() == b.original.size());  // nothing expunged
+    auto rows = b.audit("prune_undo_failed");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].at("payload").at("uids") == uid_list(b.old_uids));
+    CHECK(rows[0].at("payload").at("error").get<std::string>().find("injected") !=
+          std::string::npos);
+    CHECK(b.audit("prune_cancelled").empty());  // not cancelled: our flags are still there
 }
