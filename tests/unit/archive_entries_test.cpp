@@ -54,7 +54,7 @@ std::string msg(const std::string& subject, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("archive: accounts and mailboxes upsert; no password column exists", "[archive]") {
+TEST_CASE("archive: accounts and mailboxes upsert, no password column exists", "[archive]") {
     temp_dir t;
     std::int64_t now = 1000;
     archive a(t.path() / "a.mvault", opts_at(&now));

@@ -109,7 +109,7 @@ TEST_CASE("archive: the same message is stored once", "[archive]") {
     CHECK_FALSE(a.has_content(sha256_of("nope")));
 }
 
-TEST_CASE("archive: large messages are chunked and streamed; random data is stored raw",
+TEST_CASE("archive: large messages are chunked and streamed, random data is stored raw",
           "[archive]") {
     temp_dir t;
     options o = create_opts();
@@ -213,7 +213,7 @@ TEST_CASE("archive: a damaged zstd frame is reported, not crashed on", "[archive
     CHECK_FALSE(a.verify().ok());
 }
 
-TEST_CASE("archive: migrations from an older version; a newer version is refused", "[archive]") {
+TEST_CASE("archive: migrations from an older version, a newer version is refused", "[archive]") {
     temp_dir t;
     auto db = t.path() / "old.mvault";
     const auto& migs = embedded_migrations();
@@ -274,7 +274,7 @@ TEST_CASE("archive: WAL, foreign keys and read-only mode", "[archive]") {
     CHECK_THROWS_AS(a.put_content("more"), mv::failure);
 }
 
-TEST_CASE("archive: a transaction rolls back unless committed; full durability commits",
+TEST_CASE("archive: a transaction rolls back unless committed, full durability commits",
           "[archive]") {
     temp_dir t;
     auto db = t.path() / "a.mvault";

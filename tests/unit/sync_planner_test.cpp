@@ -68,7 +68,7 @@ TEST_CASE("planner: strategy by what the archive knows and what the server offer
     CHECK(plan_folder(partial, 7, 5100, false, {true, true}).flags == flag_strategy::listing);
 }
 
-TEST_CASE("planner: persistent flags drop \\Recent, sort and dedupe") {
+TEST_CASE("planner: persistent flags drop Recent, sort and dedupe") {
     CHECK(persistent_flags({"\\Seen", "\\Recent", "$Work", "\\Seen", "\\RECENT"}) ==
           std::vector<std::string>{"$Work", "\\Seen"});
     CHECK(persistent_flags({}).empty());
