@@ -1122,7 +1122,7 @@ void account_sync::settle_missing(imap_session& s, folder_ctx& x, fetch_tracker&
         if (m.size() > 10) list += ",...";
         std::lock_guard lk(x.problems_mu);
         x.unsettled = "server did not deliver " + std::to_string(m.size()) +
-                      " message(s) it lists (UIDs " + list + ")";
+                      " message(s) it lists (" + (m.size() == 1 ? "UID " : "UIDs ") + list + ")";
     }
 }
 

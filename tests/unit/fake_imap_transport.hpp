@@ -28,10 +28,20 @@ struct fake_imap_world {
         std::string flags;  // "\\Seen"
         std::uint64_t modseq = 1;
     };
+    // How the server lies about one UID's body in UID FETCH answers.
+    enum class lie {
+        partial,      // BODY[]<0> with the first half only
+        header_only,  // BODY[HEADER] instead of BODY[]
+        truncated,    // BODY[] shorter than its RFC822.SIZE
+        other_uid,    // the answer names UID + 1000, which nobody asked for
+        duplicate,    // the right answer, then a second one with other bytes
+    };
     struct folder {
         std::uint32_t uidvalidity = 1;
         std::uint32_t uidnext = 1;
         std::vector<message> messages;  // ascending UID
+        std::map<std::uint32_t, lie> lies;
+        bool refuse_fetch = false;  // UID FETCH of bodies answers NO
     };
     std::map<std::string, folder> folders;
     std::size_t actions = 0;                             // I/O actions over all connections
@@ -212,6 +222,11 @@ private:
                 std::string a = "* " + std::to_string(i + 1) + " FETCH (UID " +
                                 std::to_string(m.uid) + " FLAGS (" + m.flags + ")";
                 if (with_modseq) a += " MODSEQ (" + std::to_string(m.modseq) + ")";
+                auto lie = f.lies.find(m.uid);
+                if (body && lie != f.lies.end()) {
+                    answers.push_back(lying_answer(i + 1, m, lie->second));
+                    continue;
+                }
                 if (body)
                     a += " INTERNALDATE \"01-Jan-2024 10:00:00 +0000\" RFC822.SIZE " +
                          std::to_string(m.body.size()) + " BODY[] {" +
@@ -219,6 +234,10 @@ private:
                 answers.push_back(a + ")\r\n");
             }
             if (w_.reverse_fetch) std::reverse(answers.begin(), answers.end());
+            if (body && f.refuse_fetch) {
+                out_ += tag + " NO [SERVERBUG] cannot read messages of this folder\r\n";
+                return;
+            }
             for (auto& a : answers) out_ += a;
             out_ += tag + " OK done\r\n";
         } else if (cmd == "NOOP") {
@@ -228,6 +247,40 @@ private:
         } else {
             out_ += tag + " BAD not understood by the fake server\r\n";
         }
+    }
+
+    static std::string literal(const std::string& b) {
+        return "{" + std::to_string(b.size()) + "}\r\n" + b;
+    }
+    static std::string lying_answer(std::size_t seq, const fake_imap_world::message& m,
+                                    fake_imap_world::lie how) {
+        using lie = fake_imap_world::lie;
+        const std::string head = "* " + std::to_string(seq) + " FETCH (UID ";
+        const std::string meta =
+            " FLAGS () INTERNALDATE \"01-Jan-2024 10:00:00 +0000\" RFC822.SIZE " +
+            std::to_string(m.body.size());
+        const std::string uid = std::to_string(m.uid);
+        switch (how) {
+            case lie::partial:
+                return head + uid + meta + " BODY[]<0> " +
+                       literal(m.body.substr(0, m.body.size() / 2)) + ")\r\n";
+            case lie::header_only:
+                return head + uid + meta + " BODY[HEADER] " +
+                       literal(m.body.substr(0, m.body.find("\r\n\r\n") + 4)) + ")\r\n";
+            case lie::truncated:
+                return head + uid + meta + " BODY[] " +
+                       literal(m.body.substr(0, m.body.size() - 5)) + ")\r\n";
+            case lie::other_uid:
+                return head + std::to_string(m.uid + 1000) + meta + " BODY[] " + literal(m.body) +
+                       ")\r\n";
+            case lie::duplicate: {
+                std::string other = m.body;
+                other.replace(other.size() - 4, 2, "ZZ");
+                return head + uid + meta + " BODY[] " + literal(m.body) + ")\r\n" + head + uid +
+                       meta + " BODY[] " + literal(other) + ")\r\n";
+            }
+        }
+        return {};
     }
 
     fake_imap_world& w_;

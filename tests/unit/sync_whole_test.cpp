@@ -191,3 +191,86 @@ TEST_CASE(
         CHECK(holes(a, w) == 0);
     }
 }
+
+TEST_CASE(
+    "whole sync: lying FETCH answers are never archived as the message, the folder fails "
+    "loudly, and an honest server later completes it",
+    "[sync]") {
+    using lie = fake_imap_world::lie;
+    for (auto how : {lie::partial, lie::header_only, lie::truncated, lie::other_uid}) {
+        for (bool qresync : {false, true}) {
+            auto w = make_world();
+            w.qresync = qresync;
+            w.folders["INBOX"].lies[5] = how;
+            temp_dir t;
+            archive::archive a(t.path() / "a.mvault", create_opts());
+            auto rep = run_sync(w, a);
+            INFO("lie " << static_cast<int>(how) << ", qresync " << qresync);
+            const sync::folder_report* inbox = nullptr;
+            for (const auto& f : rep.folders)
+                if (f.name == "INBOX") inbox = &f;
+            REQUIRE(inbox);
+            INFO(inbox->err.message);
+            CHECK(inbox->err);  // the run does not claim success
+            CHECK(inbox->err.message.find("UID 5") != std::string::npos);
+            CHECK(!a.find_entry("fake", "INBOX", 5));     // not archived as UID 5
+            CHECK(!a.find_entry("fake", "INBOX", 1005));  // nor under a UID not asked for
+            CHECK(holes(a, w) == 0);                      // the watermark stays below UID 5
+            auto acct = a.find_account("fake");
+            auto ms = a.find_mailbox(*acct, "INBOX");
+            REQUIRE(ms);
+            CHECK(ms->last_uid.value_or(0) < 5);
+            // Sent is unaffected.
+            for (const auto& f : rep.folders)
+                if (f.name == "Sent") CHECK(!f.err);
+            // The server stops lying: the next run completes the folder.
+            w.folders["INBOX"].lies.clear();
+            auto again = run_sync(w, a);
+            REQUIRE(!again.err);
+            for (const auto& f : again.folders) CHECK(!f.err);
+            check_complete(a, w);
+        }
+    }
+}
+
+TEST_CASE("whole sync: two different bodies for one UID are both kept and the folder fails",
+          "[sync]") {
+    auto w = make_world();
+    w.folders["INBOX"].lies[3] = fake_imap_world::lie::duplicate;
+    temp_dir t;
+    archive::archive a(t.path() / "a.mvault", create_opts());
+    auto rep = run_sync(w, a);
+    bool failed = false;
+    for (const auto& f : rep.folders)
+        if (f.name == "INBOX") {
+            failed = bool(f.err);
+            INFO(f.err.message);
+            CHECK(f.err.message.find("different body") != std::string::npos);
+        }
+    CHECK(failed);
+    // Both bodies are in the archive's contents: nothing the server sent is lost.
+    auto e = a.find_entry("fake", "INBOX", 3);
+    REQUIRE(e);
+    CHECK(a.totals().contents >= 33);  // 32 distinct messages + the second body
+}
+
+TEST_CASE("whole sync: a NO to UID FETCH skips that folder only", "[sync]") {
+    auto w = make_world();
+    w.folders["Sent"].refuse_fetch = true;
+    temp_dir t;
+    archive::archive a(t.path() / "a.mvault", create_opts());
+    auto rep = run_sync(w, a);
+    CHECK(!rep.err);  // not an account failure
+    for (const auto& f : rep.folders) {
+        INFO(f.name << ": " << f.err.message);
+        if (f.name == "Sent") {
+            CHECK(f.err.code == errc::server_no);
+        } else {
+            CHECK(!f.err);
+            CHECK(f.new_messages == 23);
+        }
+    }
+    w.folders["Sent"].refuse_fetch = false;
+    REQUIRE(!run_sync(w, a).err);
+    check_complete(a, w);
+}
