@@ -48,7 +48,7 @@ struct fake_imap_world {
     std::size_t fail_at = static_cast<std::size_t>(-1);  // fail the connection at this action
     bool failed = false;                                 // the failure was injected
     bool reverse_fetch = false;   // answer every UID FETCH in reverse UID order
-    std::size_t read_piece = 61;  // bytes per read
+    std::size_t read_piece = 173;  // bytes per read
     bool qresync = false;         // offer CONDSTORE + QRESYNC (MODSEQ = the order of arrival)
     std::uint64_t modseq = 0;
 
