@@ -468,8 +468,9 @@ void account_prune::prune_folder(imap_session& s, const target& t, prune_folder_
         auto e = c.uid_store(imap::make_uid_set(uids), imap::store_op::add, {"\\Deleted"}, true,
                              since, &modified);
         crash_point("prune.after_store_deleted");
-        for (auto u : modified.expand()) {
-            if (ours.erase(u)) {
+        // Test our UIDs against the server's MODIFIED set; never expand() it ("1:4294967295").
+        for (auto u : uids) {
+            if (modified.contains(u) && ours.erase(u)) {
                 cancelled.push_back(u);
                 fr.refused.push_back(
                     {u, "changed on the server meanwhile (UNCHANGEDSINCE)", "changed", false});
