@@ -362,6 +362,8 @@ private:
     void check_invariant(folder_ctx& x, const fetch_tracker& t, const archive::watermarks& fin);
     void commit(folder_ctx& x, std::vector<fetched_message>& batch, const archive::watermarks& wm);
     void note_problem(folder_ctx& x, std::uint32_t uid, const std::string& why);
+    void record_entry(folder_ctx& x, std::uint32_t uidvalidity, const fetched_message& m,
+                      std::uint64_t size, const archive::sha256& content);
     [[noreturn]] void fail(const folder_ctx& x, operation_kind op, const mv::error& e,
                            const std::string& what) {
         throw step_failure(op, mv::error(e.code, account_prefix(acct_) + "folder '" + x.job.name +
@@ -567,34 +569,40 @@ void account_sync::note_problem(folder_ctx& x, std::uint32_t uid, const std::str
         " -- not archived, kept on the server");
 }
 
+// Records the entry of one fetched body (caller holds the lock and a transaction).
+void account_sync::record_entry(folder_ctx& x, std::uint32_t uidvalidity, const fetched_message& m,
+                                std::uint64_t size, const archive::sha256& content) {
+    archive::entry_record e;
+    e.mailbox_id = x.ms.id;
+    e.uidvalidity = uidvalidity;
+    e.uid = m.uid;
+    e.flags = m.flags;
+    e.modseq = m.modseq;
+    e.internaldate = m.internaldate;
+    e.size = size;
+    e.content = content;
+    switch (ar_.a.upsert_entry(e)) {
+        case archive::upsert_result::inserted: ++x.fr.new_messages; break;
+        case archive::upsert_result::content_conflict:
+            // Two different bodies for one UID (a duplicate answer, or a server that reused the
+            // UID without changing UIDVALIDITY). Both bodies are kept in the archive's contents;
+            // the entry keeps the first; the folder fails loudly.
+            note_problem(x, m.uid,
+                         "server sent a different body than the one archived for this UID (new "
+                         "body kept as content " +
+                             content.hex().substr(0, 16) + ")");
+            break;
+        default: break;
+    }
+}
+
 void account_sync::commit(folder_ctx& x, std::vector<fetched_message>& batch,
                           const archive::watermarks& wm) {
     std::lock_guard lk(ar_.mu);
     archive::transaction tx(ar_.a);
     for (auto& m : batch) {
         auto put = ar_.a.put_content(m.body);
-        archive::entry_record e;
-        e.mailbox_id = x.ms.id;
-        e.uidvalidity = wm.uidvalidity;
-        e.uid = m.uid;
-        e.flags = m.flags;
-        e.modseq = m.modseq;
-        e.internaldate = m.internaldate;
-        e.size = m.body.size();
-        e.content = put.hash;
-        switch (ar_.a.upsert_entry(e)) {
-            case archive::upsert_result::inserted: ++x.fr.new_messages; break;
-            case archive::upsert_result::content_conflict:
-                // Two different bodies for one UID (a duplicate answer, or a server that
-                // reused the UID without changing UIDVALIDITY). Both bodies are kept in the
-                // archive's contents; the entry keeps the first; the folder fails loudly.
-                note_problem(x, m.uid,
-                             "server sent a different body than the one archived for this UID "
-                             "(new body kept as content " +
-                                 put.hash.hex().substr(0, 16) + ")");
-                break;
-            default: break;
-        }
+        record_entry(x, wm.uidvalidity, m, m.body.size(), put.hash);
     }
     ar_.a.set_watermarks(x.ms.id, wm);
     tx.commit();
@@ -1039,16 +1047,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
         }
         const auto size = big.w->size();
         auto put = big.w->finish();
-        archive::entry_record e;
-        e.mailbox_id = x.ms.id;
-        e.uidvalidity = x.uidvalidity;
-        e.uid = m.uid;
-        e.flags = m.flags;
-        e.modseq = m.modseq;
-        e.internaldate = m.internaldate;
-        e.size = size;
-        e.content = put.hash;
-        const auto r = ar_.a.upsert_entry(e);
+        record_entry(x, x.uidvalidity, m, size, put.hash);
         wm.last_uid = t.watermark() ? t.watermark() : x.af.last_uid.value_or(0);
         ar_.a.set_watermarks(x.ms.id, wm);
         big.w.reset();
@@ -1056,12 +1055,6 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
         big.tx.reset();
         big.lk.unlock();
         crash_point("imap.large_commit");
-        if (r == archive::upsert_result::inserted) ++x.fr.new_messages;
-        if (r == archive::upsert_result::content_conflict)
-            note_problem(x, m.uid,
-                         "server sent a different body than the one archived for this "
-                         "UID (new body kept as content " +
-                             put.hash.hex().substr(0, 16) + ")");
         ++x.fr.bodies_fetched;
         x.fr.bytes_fetched += static_cast<std::int64_t>(size);
         if (opts_.progress) {

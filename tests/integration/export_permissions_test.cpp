@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "archive/archive.hpp"
+#include "harness/local.hpp"
 #include "harness/testbed.hpp"
 
 namespace fs = std::filesystem;
@@ -29,12 +30,6 @@ unsigned mode_of(const fs::path& p) {
     REQUIRE(::stat(p.c_str(), &st) == 0);
     return st.st_mode & 07777;
 }
-
-struct umask_guard {
-    explicit umask_guard(mode_t m) : old(::umask(m)) {}
-    ~umask_guard() { ::umask(old); }
-    mode_t old;
-};
 
 // An archive with one IMAP folder: messages of about 10 KB, UID 13 of 200 KB.
 void fill(const fs::path& db, int count) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "archive/hash.hpp"
+#include "harness/local.hpp"
 #include "harness/sync_env.hpp"
 
 using namespace mv::test;
@@ -103,17 +104,6 @@ struct prune_bed {
             if (j.at("kind") == kind) out.push_back(j);
         }
         return out;
-    }
-
-    void sql(const std::string& db, const std::string& q) const {
-        sqlite3* h = nullptr;
-        REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-        char* err = nullptr;
-        int rc = sqlite3_exec(h, q.c_str(), nullptr, nullptr, &err);
-        INFO((err ? err : ""));
-        sqlite3_free(err);
-        sqlite3_close(h);
-        REQUIRE(rc == SQLITE_OK);
     }
 };
 
@@ -230,9 +220,9 @@ void replace_archived(const prune_bed& b, std::uint32_t uid, const std::string& 
         content_id = a.put_content(bytes).content_id;
         tx.commit();
     }
-    b.sql(b.env->archive_path(), "UPDATE entries SET content_id = " + std::to_string(content_id) +
-                                     ", size = " + std::to_string(bytes.size()) +
-                                     " WHERE uid = " + std::to_string(uid));
+    sql_exec(b.env->archive_path(),
+             "UPDATE entries SET content_id = " + std::to_string(content_id) + ", size = " +
+                 std::to_string(bytes.size()) + " WHERE uid = " + std::to_string(uid));
 }
 
 std::string uid_list(const std::set<std::uint32_t>& s) {
@@ -318,11 +308,11 @@ TEST_CASE("prune: older-than removes exactly the older messages, the archive kee
 TEST_CASE("prune: a corrupted archived copy is not deleted, and the run says why") {
     prune_bed b;
     const std::uint32_t victim = b.unique_old().front();
-    b.sql(b.env->archive_path(),
-          "UPDATE chunks SET data = CASE WHEN substr(data, 10, 1) = X'00' THEN X'01' ELSE X'00' "
-          "END || substr(data, 1, 9) || substr(data, 11) WHERE seq = 0 AND content_id = (SELECT "
-          "content_id FROM entries WHERE uid = " +
-              std::to_string(victim) + ")");
+    sql_exec(b.env->archive_path(),
+             "UPDATE chunks SET data = CASE WHEN substr(data, 10, 1) = X'00' THEN X'01' ELSE X'00' "
+             "END || substr(data, 1, 9) || substr(data, 11) WHERE seq = 0 AND content_id = (SELECT "
+             "content_id FROM entries WHERE uid = " +
+                 std::to_string(victim) + ")");
     auto r = b.run({"prune", "--older-than", "30d", "--execute"});
     CHECK(r.status == 9);
     CHECK(r.output.find("kept UID " + std::to_string(victim) +
@@ -425,7 +415,7 @@ TEST_CASE("audit: editing, deleting or reordering a row is detected by `audit ve
     auto tampered = [&](const std::string& q) {
         std::filesystem::copy_file(b.env->archive_path(), copy,
                                    std::filesystem::copy_options::overwrite_existing);
-        b.sql(copy, q);
+        sql_exec(copy, q);
         auto r = b.env->cli({"audit", "verify", "--archive", copy});
         INFO(r.output << r.errors);
         CHECK(r.status == 9);

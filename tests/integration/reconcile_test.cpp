@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "harness/local.hpp"
 #include "harness/sync_env.hpp"
 #include "sync/reconcile.hpp"
 
@@ -18,17 +19,6 @@ std::vector<listed_message> uids(std::vector<std::pair<std::uint32_t, std::uint6
     std::vector<listed_message> out;
     for (auto& [u, s] : v) out.push_back({std::to_string(u), s});
     return out;
-}
-
-void sql(const std::string& db, const std::string& q) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, q.c_str(), nullptr, nullptr, &err);
-    INFO((err ? err : ""));
-    sqlite3_free(err);
-    sqlite3_close(h);
-    REQUIRE(rc == SQLITE_OK);
 }
 
 struct verify_bed {
@@ -151,12 +141,12 @@ TEST_CASE(
     // A gap in the archive (an entry row lost): missing again, although nothing changed on the
     // server; a size the archive records wrongly is a disagreement.
     auto victim = b.tb->messages("alice", "Work").begin()->first;
-    sql(b.env->archive_path(),
-        "DELETE FROM entries WHERE uid = " + std::to_string(victim) +
-            " AND mailbox_id = (SELECT id FROM mailboxes WHERE name = 'Work')");
-    sql(b.env->archive_path(),
-        "UPDATE entries SET size = size - 2 WHERE uid = " + std::to_string(fresh) +
-            " AND mailbox_id = (SELECT id FROM mailboxes WHERE name = 'INBOX')");
+    sql_exec(b.env->archive_path(),
+             "DELETE FROM entries WHERE uid = " + std::to_string(victim) +
+                 " AND mailbox_id = (SELECT id FROM mailboxes WHERE name = 'Work')");
+    sql_exec(b.env->archive_path(),
+             "UPDATE entries SET size = size - 2 WHERE uid = " + std::to_string(fresh) +
+                 " AND mailbox_id = (SELECT id FROM mailboxes WHERE name = 'INBOX')");
     j = nlohmann::json::parse(b.verify({"--json"}).output);
     CHECK(j.at("exit_code") == 9);
     auto work = b.folder(j, "Work");

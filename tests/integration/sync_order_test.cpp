@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <set>
 
+#include "harness/local.hpp"
 #include "harness/sync_env.hpp"
 #include "mailvault/crashpoint.hpp"
 
@@ -220,10 +221,7 @@ TEST_CASE(
     // Issue #11, break 7: bodies were buffered whole. Measured with /usr/bin/time (max RSS of
     // the child): a sync of small messages gives the baseline (sanitizer runtime included), then
     // one of a 64 MB message may add at most a quarter of its size.
-    auto peak_kb = [](const run_result& r) {
-        auto nl = r.errors.find_last_of('\n', r.errors.size() - 2);
-        return std::stol(r.errors.substr(nl == std::string::npos ? 0 : nl + 1));
-    };
+    ;
     temp_dir seed("mailvault-seed");
     seed_folder(seed, "INBOX", corpus_messages("mikel-mail/emails/plain_emails"));
     testbed_options o;
@@ -247,7 +245,7 @@ TEST_CASE(
     auto large = run();
     INFO(large.errors);
     REQUIRE(large.status == 0);
-    const long base = peak_kb(small), peak = peak_kb(large);
+    const long base = peak_rss_kb(small), peak = peak_rss_kb(large);
     INFO("baseline " << base << " KB, with a 64 MB message " << peak << " KB");
     CHECK(peak - base < 16 * 1024);
     auto a = env.open_archive();

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "archive/hash.hpp"
+#include "harness/local.hpp"
 #include "harness/sync_env.hpp"
 #include "mailvault/crashpoint.hpp"
 
@@ -354,10 +355,7 @@ TEST_CASE("pop3: a large RETR is streamed into the archive, peak memory does not
     // Issue 11, break 7: a 320 MB RETR peaked at 527 MB. Measured with /usr/bin/time (max RSS of
     // the child): a sync of one small message gives the baseline (sanitizer runtime included),
     // then one of a 64 MB message may add at most a quarter of the message size.
-    auto peak_kb = [](const run_result& r) {
-        auto nl = r.errors.find_last_of('\n', r.errors.size() - 2);
-        return std::stol(r.errors.substr(nl == std::string::npos ? 0 : nl + 1));
-    };
+    ;
     std::string big = "From: x@example.com\nSubject: big\n\n";
     const std::string line(76, 'x');
     while (big.size() < (64u << 20)) big += line + std::to_string(big.size() % 997) + "\n";
@@ -375,7 +373,7 @@ TEST_CASE("pop3: a large RETR is streamed into the archive, peak memory does not
     auto large = run();
     INFO(large.errors);
     REQUIRE(large.status == 0);
-    const long base = peak_kb(small), peak = peak_kb(large);
+    const long base = peak_rss_kb(small), peak = peak_rss_kb(large);
     INFO("baseline " << base << " KB, with a 64 MB message " << peak << " KB");
     CHECK(peak - base < 16 * 1024);
     CHECK(b.archived().count(mv::archive::sha256_of(served(big)).hex()) == 1);

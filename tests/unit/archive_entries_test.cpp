@@ -9,12 +9,14 @@
 #include "harness/testbed.hpp"
 
 #include "archive/archive.hpp"
+#include "harness/local.hpp"
 
 namespace fs = std::filesystem;
 using namespace mv::archive;
 
 namespace {
 
+using mv::test::sql_exec;
 using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 options opts_at(std::int64_t* clock) {
@@ -22,17 +24,6 @@ options opts_at(std::int64_t* clock) {
     o.create = true;
     o.clock = [clock] { return *clock; };
     return o;
-}
-
-void sql_exec(const fs::path& db, const std::string& q) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, q.c_str(), nullptr, nullptr, &err);
-    INFO((err ? err : ""));
-    sqlite3_free(err);
-    sqlite3_close(h);
-    REQUIRE(rc == SQLITE_OK);
 }
 
 std::int64_t sql_int(const fs::path& db, const std::string& q) {

@@ -11,11 +11,14 @@
 
 #include "archive/archive.hpp"
 #include "archive/schema_embedded.hpp"
+#include "harness/local.hpp"
 #include "harness/testbed.hpp"
 
 namespace fs = std::filesystem;
 using namespace mv::archive;
+using mv::test::sql_exec;
 using mv::test::temp_dir;
+using mv::test::umask_guard;
 
 namespace {
 
@@ -23,23 +26,6 @@ unsigned mode_of(const fs::path& p) {
     struct stat st {};
     REQUIRE(::stat(p.c_str(), &st) == 0);
     return st.st_mode & 07777;
-}
-
-struct umask_guard {
-    explicit umask_guard(mode_t m) : old(::umask(m)) {}
-    ~umask_guard() { ::umask(old); }
-    mode_t old;
-};
-
-void sql_exec(const fs::path& db, const std::string& q) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, q.c_str(), nullptr, nullptr, &err);
-    INFO((err ? err : ""));
-    sqlite3_free(err);
-    sqlite3_close(h);
-    REQUIRE(rc == SQLITE_OK);
 }
 
 options create_at(std::int64_t* clock) {
@@ -150,7 +136,7 @@ TEST_CASE("archive files: migration 6 upgrades an old archive, server counts and
     options o = create_at(&now);
     o.create = false;
     archive a(db, o);
-    CHECK(a.user_version() == 6);
+    CHECK(a.user_version() >= 6);  // migration 6 ran (later ones may follow)
     auto mb = a.mailbox(1);
     REQUIRE(mb);
     CHECK_FALSE(mb->server_messages);

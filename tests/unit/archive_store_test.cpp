@@ -14,12 +14,14 @@
 
 #include "archive/archive.hpp"
 #include "archive/schema_embedded.hpp"
+#include "harness/local.hpp"
 
 namespace fs = std::filesystem;
 using namespace mv::archive;
 
 namespace {
 
+using mv::test::sql_exec;
 using mv::test::temp_dir;  // removed on destruction (MV_KEEP_TMP keeps it)
 
 std::string slurp(const fs::path& p) {
@@ -41,17 +43,6 @@ options create_opts() {
     options o;
     o.create = true;
     return o;
-}
-
-void sql_exec(const fs::path& db, const std::string& q) {
-    sqlite3* h = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-    char* err = nullptr;
-    int rc = sqlite3_exec(h, q.c_str(), nullptr, nullptr, &err);
-    INFO((err ? err : ""));
-    sqlite3_free(err);
-    sqlite3_close(h);
-    REQUIRE(rc == SQLITE_OK);
 }
 
 std::string random_bytes(size_t n, unsigned seed) {
