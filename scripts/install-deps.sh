@@ -18,6 +18,10 @@ packages=(
   catch2 libgmime-3.0-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   # servers and tools used by tests and the demo
   dovecot-core dovecot-imapd dovecot-pop3d openssl sqlite3 zstd procps python3 time
+  # a second IMAP server for the test bed (scripts/testbed.py --server cyrus): master, its
+  # libraries and tools, and saslpasswd2 for a private sasldb with the test users. imapd/pop3d
+  # themselves come below: cyrus-imapd and cyrus-pop3d conflict with dovecot-imapd/-pop3d.
+  cyrus-common cyrus-admin sasl2-bin libsasl2-modules
 )
 
 missing=()
@@ -27,11 +31,27 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
-  # Dovecot's postinst would start the system-wide service; we never use it (tests run their own
-  # private instance), so keep package scripts from starting daemons.
+  # Dovecot's and Cyrus's postinst would start the system-wide services; we never use them (tests
+  # run their own private instances), so keep package scripts from starting daemons.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Cyrus's imapd and pop3d: Debian's cyrus-imapd/cyrus-pop3d conflict with dovecot-imapd/-pop3d
+# (all provide imap-server/pop3-server), so installing them would remove Dovecot. The test bed only
+# needs the two binaries (their libraries are in cyrus-common): unpack the packages, never
+# install them, into a private root that scripts/testbed.py looks in.
+cyrus_root=/opt/mailvault/cyrus
+cyrus_version=$(dpkg-query -W -f='${Version}' cyrus-common)
+if [ "$(cat "$cyrus_root/VERSION" 2>/dev/null)" != "$cyrus_version" ]; then
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -q "cyrus-imapd=$cyrus_version" "cyrus-pop3d=$cyrus_version")
+  rm -rf "$cyrus_root"
+  mkdir -p "$cyrus_root"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$cyrus_root"; done
+  echo "$cyrus_version" > "$cyrus_root/VERSION"
+  rm -rf "$tmp"
 fi
 echo "install-deps: all packages present"

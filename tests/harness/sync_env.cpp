@@ -25,11 +25,12 @@ void sync_env::write_config(const std::vector<account_spec>& accounts,
         const auto pw = dir_.path() / ("password-" + a.name);
         write_file(pw, a.password + "\n");
         ::chmod(pw.c_str(), 0600);
+        const testbed& srv = a.server ? *a.server : tb_;
         std::uint16_t port = 0;
         if (a.protocol == "imap")
-            port = a.tls == "implicit" ? tb_.imaps_port() : tb_.imap_port();
+            port = a.tls == "implicit" ? srv.imaps_port() : srv.imap_port();
         else
-            port = a.tls == "implicit" ? tb_.pop3s_port() : tb_.pop3_port();
+            port = a.tls == "implicit" ? srv.pop3s_port() : srv.pop3_port();
         if (a.port) port = a.port;
         t << "[[account]]\n"
           << "name = \"" << a.name << "\"\n"
@@ -39,7 +40,7 @@ void sync_env::write_config(const std::vector<account_spec>& accounts,
           << "tls = \"" << a.tls << "\"\n"
           << "user = \"" << a.user << "\"\n"
           << "password_file = \"" << pw.string() << "\"\n"
-          << (a.tls == "plain" ? "" : "ca_file = \"" + tb_.ca_file() + "\"\n")
+          << (a.tls == "plain" ? "" : "ca_file = \"" + srv.ca_file() + "\"\n")
           << "timeout_seconds = 20\n"
           << a.extra << "\n";
     }
@@ -122,6 +123,40 @@ std::size_t check_mirror(archive::archive& a, const testbed& tb, const std::stri
         CHECK(it->second.internaldate == info.mtime);
     }
     return server.size();
+}
+
+std::size_t check_mirror_served(archive::archive& a, const testbed& tb, const std::string& user,
+                                const std::string& account, const std::string& folder) {
+    INFO("account " << account << ", folder " << folder << " (as served over IMAP)");
+    auto acct = a.find_account(account);
+    REQUIRE(acct);
+    std::optional<archive::mailbox_state> mbox;
+    for (auto& m : a.mailboxes(*acct))
+        if (m.name == folder) mbox = m;
+    REQUIRE(mbox);
+    const auto server = tb.served(user, folder);
+    CHECK(mbox->uidvalidity == server.uidvalidity);
+    std::map<std::uint32_t, archive::entry_view> archived;
+    for (auto& e : a.list_entries(mbox->id)) {
+        REQUIRE(e.uid);
+        if (!e.expunged_at) {
+            CHECK(archived.count(*e.uid) == 0);  // no duplicates
+            archived[*e.uid] = e;
+        }
+    }
+    CHECK(archived.size() == server.messages.size());
+    for (const auto& [uid, info] : server.messages) {
+        INFO("uid " << uid);
+        auto it = archived.find(uid);
+        REQUIRE(it != archived.end());
+        std::string bytes;
+        REQUIRE_FALSE(a.read_content(it->second.content, bytes));
+        CHECK(bytes.size() == info.content.size());
+        CHECK(bytes == info.content);  // exactly what BODY.PEEK[] returned
+        CHECK(archive::split_flags(it->second.flags) == info.flags);
+        CHECK(it->second.internaldate == info.mtime);
+    }
+    return server.messages.size();
 }
 
 nlohmann::json folder_report(const nlohmann::json& summary, const std::string& account,

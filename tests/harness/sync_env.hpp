@@ -23,6 +23,9 @@ struct account_spec {
     std::string tls = "starttls";  // implicit | starttls | plain
     std::string extra;             // more TOML lines for this account
     std::uint16_t port = 0;        // 0: the test bed's port for protocol + tls
+    // Another test bed than the sync_env's (e.g. a Cyrus restore target beside a Dovecot
+    // source): its ports and its CA. nullptr: the sync_env's test bed.
+    const testbed* server = nullptr;
 };
 
 class sync_env {
@@ -56,6 +59,12 @@ private:
 // missing from the server. Returns the number of messages compared.
 std::size_t check_mirror(archive::archive& a, const testbed& tb, const std::string& user,
                          const std::string& account, const std::string& folder);
+
+// check_mirror against what the server serves over IMAP (testbed::served: BODY.PEEK[], FLAGS,
+// INTERNALDATE, UIDVALIDITY) instead of its files: for Cyrus, and for any server as a restore
+// target. Same checks, same return value.
+std::size_t check_mirror_served(archive::archive& a, const testbed& tb, const std::string& user,
+                                const std::string& account, const std::string& folder);
 
 // Bare LF -> CRLF (what Dovecot does when it serves a Maildir file written with LF).
 std::string crlf(std::string_view in);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -118,8 +119,46 @@ static std::string script_path() {
     return std::string(MV_SOURCE_DIR) + "/scripts/testbed.py";
 }
 
-testbed::testbed(testbed_options opts) : dir_("mailvault-dovecot") {
+testbed_options dovecot_inbox_prefix_options(std::vector<testbed_user> users) {
+    testbed_options o;
+    o.users = std::move(users);
+    o.ns_prefix = "INBOX.";
+    o.separator = '.';
+    return o;
+}
+
+testbed_options cyrus_options(std::vector<testbed_user> users) {
+    testbed_options o;
+    o.users = std::move(users);
+    o.server = server_kind::cyrus;
+    return o;
+}
+
+bool cyrus_available() {
+    // The same checks as cyrus_available() in scripts/testbed.py.
+    auto exe = [](const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; };
+    if (!exe("/usr/sbin/cyrmaster") || !exe("/usr/sbin/saslpasswd2")) return false;
+    std::vector<std::string> dirs = {"/opt/mailvault/cyrus/usr/lib/cyrus/bin", "/usr/lib/cyrus/bin"};
+    if (const char* e = std::getenv("MAILVAULT_CYRUS_BIN"); e && *e) dirs.insert(dirs.begin(), e);
+    for (const auto& d : dirs)
+        if (exe(fs::path(d) / "imapd") && exe(fs::path(d) / "pop3d")) return true;
+    return false;
+}
+
+testbed::testbed(testbed_options opts)
+    : dir_(opts.server == server_kind::cyrus ? "mailvault-cyrus" : "mailvault-dovecot") {
     std::vector<std::string> args = {"start", dir_.path().string()};
+    if (opts.server == server_kind::cyrus) {
+        args.push_back("--server");
+        args.push_back("cyrus");
+    }
+    if (opts.ns_prefix) {
+        args.push_back("--ns-prefix=" + *opts.ns_prefix);
+    }
+    if (opts.separator) {
+        args.push_back("--separator");
+        args.push_back(std::string(1, *opts.separator));
+    }
     for (const auto& u : opts.users) {
         std::string spec = u.name + ":" + u.password;
         if (!u.seed_dir.empty()) spec += ":" + u.seed_dir;
@@ -154,18 +193,73 @@ std::string testbed::run_script(const std::vector<std::string>& args) const {
 void testbed::read_ports(const std::string& json) {
     auto j = nlohmann::json::parse(json);
     for (auto& [k, v] : j.at("ports").items()) ports_[k] = v.get<std::uint16_t>();
+    kind_ = j.value("server", std::string("dovecot")) == "cyrus" ? server_kind::cyrus
+                                                                 : server_kind::dovecot;
+    ns_prefix_ = j.value("ns_prefix", std::string());
+    auto sep = j.value("separator", std::string("/"));
+    separator_ = sep.empty() ? '/' : sep[0];
+}
+
+std::string testbed::folder_name(const std::string& seed_folder) const {
+    std::string upper = seed_folder;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "INBOX") return "INBOX";
+    std::string out = ns_prefix_;
+    for (char c : seed_folder) out.push_back(c == '.' || c == '/' ? separator_ : c);
+    return out;
+}
+
+static std::string unhex(const std::string& h) {
+    std::string out;
+    out.reserve(h.size() / 2);
+    for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+        out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+    return out;
+}
+
+testbed::served_folder testbed::served(const std::string& user, const std::string& folder) const {
+    auto j = nlohmann::json::parse(run_script({"list", dir_.path().string(), user, folder}));
+    served_folder out;
+    out.uidvalidity = j.at("uidvalidity").get<std::uint32_t>();
+    for (auto& [uid, m] : j.at("messages").items()) {
+        message_info mi;
+        mi.content = unhex(m.at("hex").get<std::string>());
+        mi.flags = m.at("flags").get<std::vector<std::string>>();
+        std::sort(mi.flags.begin(), mi.flags.end());
+        mi.mtime = m.at("internaldate").get<std::int64_t>();
+        if (mi.content.size() != m.at("size").get<std::size_t>())
+            throw std::runtime_error("testbed: BODY[] of UID " + uid + " in " + folder +
+                                     " disagrees with RFC822.SIZE");
+        out.messages[static_cast<std::uint32_t>(std::stoul(uid))] = std::move(mi);
+    }
+    return out;
+}
+
+std::vector<std::string> testbed::folders(const std::string& user) const {
+    auto j = nlohmann::json::parse(run_script({"folders", dir_.path().string(), user}));
+    std::vector<std::string> out;
+    for (const auto& f : j) out.push_back(f.at("name").get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 fs::path testbed::maildir(const std::string& user) const {
+    if (kind_ == server_kind::cyrus)
+        throw std::logic_error("testbed: Cyrus has no Maildir; use served()");
     return dir_.path() / "home" / user / "Maildir";
 }
 
 fs::path testbed::folder_dir(const std::string& user, const std::string& folder) const {
+    if (kind_ == server_kind::cyrus)
+        throw std::logic_error("testbed: Cyrus has no Maildir; use served()");
     if (folder == "INBOX") return maildir(user);
+    // With a namespace prefix ("INBOX."), the on-disk Maildir++ name has no prefix.
+    std::string rel = folder;
+    if (!ns_prefix_.empty() && rel.rfind(ns_prefix_, 0) == 0) rel = rel.substr(ns_prefix_.size());
     // Dovecot names Maildir++ folders in modified UTF-7 on disk.
-    std::string name = "." + imap::encode_mailbox_name(folder, false);
+    std::string name = "." + imap::encode_mailbox_name(rel, false);
     for (auto& c : name)
-        if (c == '/') c = '.';
+        if (c == separator_) c = '.';
     return maildir(user) / name;
 }
 
@@ -177,6 +271,7 @@ std::map<std::uint32_t, std::string> testbed::messages(const std::string& user,
 }
 
 std::uint32_t testbed::uidvalidity(const std::string& user, const std::string& folder) const {
+    if (kind_ == server_kind::cyrus) return served(user, folder).uidvalidity;
     // uidlist header: "3 V<uidvalidity> N<nextuid> G<guid>"
     std::istringstream in(read_file(folder_dir(user, folder) / "dovecot-uidlist"));
     std::string version, v;
@@ -186,6 +281,7 @@ std::uint32_t testbed::uidvalidity(const std::string& user, const std::string& f
 
 std::map<std::uint32_t, testbed::message_info> testbed::message_infos(
     const std::string& user, const std::string& folder) const {
+    if (kind_ == server_kind::cyrus) return served(user, folder).messages;
     // Dovecot's maildir uidlist maps UIDs to base file names ("uid [extensions] :basename").
     fs::path dir = folder_dir(user, folder);
     std::map<std::string, std::uint32_t> uid_of;

@@ -1,6 +1,7 @@
-// The Dovecot test bed, as a C++ RAII fixture over scripts/testbed.py.
+// The Dovecot (or Cyrus IMAP) test bed, as a C++ RAII fixture over scripts/testbed.py.
 //
-// Flow: construct -> a private Dovecot runs on free loopback ports with its own throwaway CA;
+// Flow: construct -> a private Dovecot (or, with server = cyrus, a private Cyrus IMAP 3.6) runs
+// on free loopback ports with its own throwaway CA;
 // the helpers put it in the states tests need (add, flags, expunge, new UIDVALIDITY, restart with
 // capabilities removed); the destructor always stops it (also when a test fails), so no process
 // is left behind.
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,11 +36,29 @@ struct testbed_user {
     std::string seed_dir;  // optional: files below become messages (see scripts/testbed.py)
 };
 
+enum class server_kind { dovecot, cyrus };
+
 struct testbed_options {
     std::vector<testbed_user> users{{"alice", "alice-secret", ""}};
     bool compress = true;
     std::vector<std::string> disabled_caps;
+    server_kind server = server_kind::dovecot;
+    // The personal namespace. Unset: the server's default -- Dovecot "" with "/", Cyrus (as
+    // Debian configures it) "INBOX." with ".". Supported: "" or "INBOX" + separator, with "/"
+    // or "." (Dovecot "INBOX." + "." is the Courier-style variant; Cyrus "" + "/" is its
+    // altnamespace with unixhierarchysep).
+    std::optional<std::string> ns_prefix;
+    std::optional<char> separator;
 };
+
+// Dovecot's INBOX. + . variant.
+testbed_options dovecot_inbox_prefix_options(std::vector<testbed_user> users = {
+                                                 {"alice", "alice-secret", ""}});
+// Cyrus with Debian's namespace (INBOX. + .).
+testbed_options cyrus_options(std::vector<testbed_user> users = {{"alice", "alice-secret", ""}});
+// True when cyrmaster, imapd/pop3d (Debian's cyrus-imapd, unpacked by scripts/install-deps.sh into
+// /opt/mailvault/cyrus because it conflicts with dovecot-imapd) and saslpasswd2 are there.
+bool cyrus_available();
 
 class testbed {
 public:
@@ -46,6 +66,13 @@ public:
     ~testbed();
     testbed(const testbed&) = delete;
     testbed& operator=(const testbed&) = delete;
+
+    server_kind kind() const { return kind_; }
+    const std::string& ns_prefix() const { return ns_prefix_; }
+    char separator() const { return separator_; }
+    // A seed folder name ("INBOX", "Archive.2024" or "Archive/2024") as this server names it
+    // over IMAP ("INBOX.Archive.2024" with prefix "INBOX." and separator ".").
+    std::string folder_name(const std::string& seed_folder) const;
 
     std::uint16_t imap_port() const { return ports_.at("imap"); }
     std::uint16_t imaps_port() const { return ports_.at("imaps"); }
@@ -71,6 +98,16 @@ public:
     std::map<std::uint32_t, message_info> message_infos(const std::string& user,
                                                         const std::string& folder) const;
     std::uint32_t uidvalidity(const std::string& user, const std::string& folder) const;
+    // The same, but what the server serves over IMAP (EXAMINE, UID FETCH FLAGS INTERNALDATE,
+    // BODY.PEEK[]; \Recent left out), for any server. message_infos()/uidvalidity() read this for
+    // Cyrus, whose spool is not to be read directly; for Dovecot they read the Maildir.
+    struct served_folder {
+        std::uint32_t uidvalidity = 0;
+        std::map<std::uint32_t, message_info> messages;
+    };
+    served_folder served(const std::string& user, const std::string& folder) const;
+    // Every folder LIST shows the user (decoded from modified UTF-7).
+    std::vector<std::string> folders(const std::string& user) const;
 
     std::uint32_t add(const std::string& user, const std::string& folder, const std::string& file,
                       const std::string& flags = "");
@@ -88,6 +125,9 @@ private:
 
     temp_dir dir_;
     std::map<std::string, std::uint16_t> ports_;
+    server_kind kind_ = server_kind::dovecot;
+    std::string ns_prefix_;
+    char separator_ = '/';
 };
 
 // Runs a command (argv, no shell), returns its exit status (128+signal if killed) with stdout

@@ -1,9 +1,11 @@
 // Proves the test bed: a real Dovecot on loopback speaks IMAP, IMAP+STARTTLS, IMAPS, POP3+STLS
 // and POP3S with certificate verification on, and the runner refuses certificates it should not
-// trust (unknown CA, wrong name, wrong pin).
+// trust (unknown CA, wrong name, wrong pin). Also the Dovecot variant with namespace prefix
+// "INBOX." and separator "." (issue 12). The Cyrus test bed is proved in cyrus_test.cpp.
 #include <catch2/catch.hpp>
 
 #include "harness/line_op.hpp"
+#include "harness/sync_env.hpp"
 #include "harness/testbed.hpp"
 #include "mailvault/net.hpp"
 
@@ -196,4 +198,62 @@ TEST_CASE("testbed: seeds messages byte-exact and changes state on request") {
     CHECK(op2.replies[1].find("UIDPLUS") == std::string::npos);
     CHECK(op2.replies[1].find("MOVE") != std::string::npos);
     CHECK(op2.replies[2].find("UIDVALIDITY 4242") != std::string::npos);
+}
+
+TEST_CASE("testbed: a Dovecot variant with namespace prefix INBOX. and separator . (issue 12)") {
+    mv::test::temp_dir seed("mailvault-seed");
+    std::filesystem::create_directories(seed / "Archive");
+    std::filesystem::create_directories(seed / "Archive.2024");
+    const std::string msg1 = "From: a@example.org\nSubject: one\n\nbody one\n";
+    const std::string msg2 = "From: b@example.org\r\nSubject: two\r\n\r\nbody two\r\n";
+    mv::test::write_file(seed / "m1.eml", msg1);
+    mv::test::write_file(seed / "Archive.2024/m2.eml", msg2);
+    testbed tb(mv::test::dovecot_inbox_prefix_options({{"alice", "pw", seed.path().string()}}));
+    CHECK(tb.ns_prefix() == "INBOX.");
+    CHECK(tb.separator() == '.');
+    CHECK(tb.folder_name("Archive.2024") == "INBOX.Archive.2024");
+    mv::error err;
+    auto c = net::connection::open(ep(tb.imap_port(), net::tls_mode::plain, ""), err);
+    REQUIRE_FALSE(err);
+    line_op op({"a LOGIN alice pw", "b NAMESPACE", "c LOGOUT"});
+    REQUIRE_FALSE(c->run(op));
+    REQUIRE(op.replies.size() >= 3);
+    CHECK(op.replies[2].find("((\"INBOX.\" \".\"))") != std::string::npos);
+    CHECK(tb.folders("alice") ==
+          std::vector<std::string>{"INBOX", "INBOX.Archive", "INBOX.Archive.2024"});
+    // The Maildir (folder names mapped without the prefix) and IMAP agree.
+    auto served = tb.served("alice", "INBOX.Archive.2024");
+    auto files = tb.messages("alice", "INBOX.Archive.2024");
+    REQUIRE(served.messages.size() == 1);
+    REQUIRE(files.size() == 1);
+    CHECK(served.messages.begin()->second.content == msg2);
+    CHECK(files.begin()->second == msg2);
+    CHECK(served.uidvalidity == tb.uidvalidity("alice", "INBOX.Archive.2024"));
+    CHECK(tb.served("alice", "INBOX").messages.begin()->second.content == mv::test::crlf(msg1));
+    CHECK(tb.add("alice", "INBOX.Archive", (seed / "m1.eml").string(), "\\Seen") == 1);
+    CHECK(tb.served("alice", "INBOX.Archive").messages.at(1).flags ==
+          std::vector<std::string>{"\\Seen"});
+
+    // mailvault sync sees the prefixed tree and mirrors it.
+    mv::test::sync_env env(tb, MV_CLI_PATH);
+    env.write_config({{"alice", "alice", "pw", "imap", "starttls", ""}});
+    env.sync();
+    auto a = env.open_archive();
+    CHECK(mv::test::check_mirror(*a, tb, "alice", "alice", "INBOX.Archive.2024") == 1);
+    CHECK(mv::test::check_mirror_served(*a, tb, "alice", "alice", "INBOX.Archive") == 1);
+    CHECK(mv::test::check_mirror(*a, tb, "alice", "alice", "INBOX") == 1);
+}
+
+TEST_CASE("testbed: the default Dovecot namespace stays prefix-less with separator /") {
+    testbed tb;
+    CHECK(tb.ns_prefix().empty());
+    CHECK(tb.separator() == '/');
+    CHECK(tb.folder_name("Archive.2024") == "Archive/2024");
+    mv::error err;
+    auto c = net::connection::open(ep(tb.imap_port(), net::tls_mode::plain, ""), err);
+    REQUIRE_FALSE(err);
+    line_op op({"a LOGIN alice alice-secret", "b NAMESPACE", "c LOGOUT"});
+    REQUIRE_FALSE(c->run(op));
+    REQUIRE(op.replies.size() >= 3);
+    CHECK(op.replies[2].find("((\"\" \"/\"))") != std::string::npos);
 }
