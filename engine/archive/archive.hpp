@@ -435,6 +435,7 @@ public:
 private:
     friend class transaction;
     friend class content_writer;
+    friend class ledger;  // archive/ledger.hpp (restore ledger)
     std::unique_ptr<impl> d_;
 };
 

@@ -456,6 +456,42 @@ mv::error client::append(const append_request& req, std::optional<appenduid_info
     return run(op);
 }
 
+mv::error client::create(std::string_view mailbox) {
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "CREATE");
+    b.mailbox(mailbox);
+    command_op op(s_, {make("CREATE", b, tag)});
+    return run(op);
+}
+
+mv::error client::personal_namespace(std::string& prefix, char& delimiter) {
+    prefix.clear();
+    delimiter = 0;
+    if (!s_.caps.has("NAMESPACE")) return unsupported("NAMESPACE");
+    auto tag = s_.next_tag();
+    command_builder b(s_.wcaps(), tag, "NAMESPACE");
+    command_op op(s_, {make("NAMESPACE", b, tag)});
+    mv::error perr;
+    op.on_untagged = [&](const response& r) {
+        if (!r.is_data("NAMESPACE")) return false;
+        // * NAMESPACE (("prefix" "delim") ...) other shared
+        if (r.args.empty() || r.args[0].is_nil()) return true;
+        const auto& personal = r.args[0];
+        if (!personal.is_list() || personal.items.empty() || !personal.items[0].is_list() ||
+            personal.items[0].items.size() < 2) {
+            perr = mv::error(mv::errc::protocol, "IMAP NAMESPACE: malformed personal namespace");
+            return true;
+        }
+        const auto& first = personal.items[0];
+        prefix = std::string(first.items[0].str());
+        if (!first.items[1].is_nil() && !first.items[1].str().empty())
+            delimiter = first.items[1].str()[0];
+        return true;
+    };
+    if (auto e = run(op)) return e;
+    return perr;
+}
+
 mv::error client::copy_or_move(std::string_view verb, const uid_set& uids, std::string_view dest,
                                std::vector<copyuid_info>* out) {
     std::string name = "UID " + std::string(verb);

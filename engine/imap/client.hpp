@@ -93,6 +93,11 @@ public:
     mv::error uid_expunge(const uid_set& uids);
     mv::error expunge();
     mv::error append(const append_request& req, std::optional<appenduid_info>* uid = nullptr);
+    // CREATE mailbox (UTF-8 name, encoded like every mailbox argument).
+    mv::error create(std::string_view mailbox);
+    // NAMESPACE (RFC 2342): the first personal namespace's prefix and delimiter (0: NIL).
+    // Without the capability: errc::unsupported. No personal namespace: prefix empty.
+    mv::error personal_namespace(std::string& prefix, char& delimiter);
     mv::error uid_copy(const uid_set& uids, std::string_view dest,
                        std::vector<copyuid_info>* out = nullptr);
     mv::error uid_move(const uid_set& uids, std::string_view dest,
