@@ -1,0 +1,94 @@
+// Writing archived messages back into an IMAP account (`mailvault restore`).
+//
+// Flow (one target account): connect and log in to the target -> NAMESPACE (personal prefix and
+// delimiter, RFC 2342; else the delimiter from LIST) and LIST -> per archived folder of the
+// source account(s), matching the patterns: the target name (sync/restore_plan.hpp
+// map_folder_name; --map rules win) -> CREATE when missing -> SELECT (UIDVALIDITY,
+// PERMANENTFLAGS) -> the ledger rows of that target folder (archive/ledger.hpp) and the pure plan
+// -> every entry to resolve (an intent without confirmation, or a confirmation under another
+// UIDVALIDITY) is looked up on the target (UID SEARCH HEADER Message-ID or by size, then
+// RFC822.SIZE + INTERNALDATE, then SHA-256 of BODY.PEEK[] when ambiguous): found -> confirmed,
+// absent -> appended like a new one -> every entry to append: the intent is committed
+// (crash point restore.intent), the archived bytes are read (one message in memory at a time)
+// and APPENDed with their flags and INTERNALDATE, then (crash point restore.appended) the
+// confirmation with the APPENDUID joins a batch committed every `confirm_batch` messages and at
+// the end of the folder (crash point restore.confirmed). A refused keyword is dropped (and
+// reported); a message too big (APPENDLIMIT, NO [TOOBIG]/[LIMIT]) is skipped and reported; other
+// NOs skip that message; a dead connection ends the account (a rerun resumes from the ledger).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailvault/config.hpp"
+#include "mailvault/error.hpp"
+#include "sync/connect.hpp"
+#include "sync/imap_sync.hpp"
+#include "sync/restore_plan.hpp"
+
+namespace mv::sync {
+
+struct restore_options {
+    std::vector<std::string> source_accounts;  // archived accounts; empty: all but the target
+    std::vector<std::string> folders;          // source folder patterns; empty: every folder
+    bool exclude_expunged = false;             // only entries not marked expunged on the source
+    // Point in time (epoch seconds): only entries archived by then and not yet expunged then
+    // (of the folder's current generation); overrides exclude_expunged.
+    std::optional<std::int64_t> as_of;
+    bool include_deleted = false;  // send \Deleted too
+    bool dry_run = false;          // connect, plan, report; no CREATE, APPEND or ledger write
+    std::vector<folder_map_rule> maps;
+    // After each folder: UID FETCH (UID BODY.PEEK[]) of every message the ledger confirms there
+    // and compare the SHA-256 with the archived content (the target's copy, byte for byte).
+    bool verify = false;
+    std::size_t confirm_batch = 100;
+    std::function<void(const std::string&)> log;
+    // Tests: open the target session another way (default: open_imap).
+    std::function<imap_session(const config::account&, const std::string& password)> open_session;
+};
+
+struct restore_skip {
+    std::int64_t entry_id = 0;
+    std::string reason;
+};
+
+struct restore_folder_report {
+    std::string source_account, source_folder;  // UTF-8
+    std::string target_folder;                  // UTF-8, as named on the target
+    std::string note;                           // name translation note, if any
+    bool created = false;
+    std::optional<std::uint32_t> target_uidvalidity;
+    std::int64_t entries = 0;       // archived entries considered
+    std::int64_t appended = 0;      // APPEND answered OK
+    std::int64_t already = 0;       // confirmed in the ledger: not sent again
+    std::int64_t matched = 0;       // resolved: found on the target, confirmed without APPEND
+    std::int64_t would_append = 0;  // dry run
+    std::int64_t to_resolve = 0;    // dry run
+    std::int64_t bytes = 0;         // bytes appended
+    std::vector<restore_skip> skipped;
+    std::vector<std::string> dropped_keywords;  // "entry N: $Kw" (refused by the target)
+    // verify: messages whose target copy was fetched and equals the archived bytes; problems
+    // (missing on the target, other bytes); confirmed without a UID (no UIDPLUS): not checked.
+    std::int64_t verified = 0;
+    std::vector<std::string> verify_problems;
+    std::int64_t unverifiable = 0;
+    mv::error err;  // this folder failed
+};
+
+struct restore_report {
+    std::string target;
+    mv::error err;             // account-level (auth, TLS, network, ...)
+    std::int64_t appends = 0;  // APPEND commands sent (including refused ones)
+    std::vector<restore_folder_report> folders;
+    bool anything_skipped() const;
+    bool verify_failed() const;
+};
+
+// Never throws for target failures: they are in report.err. Archive failures throw.
+restore_report restore_to_account(const config::account& target, shared_archive& ar,
+                                  const restore_options& opts);
+
+}  // namespace mv::sync
