@@ -39,38 +39,32 @@ std::optional<std::int64_t> widen(std::optional<std::uint32_t> v) {
 void ledger::record_intent(std::string_view target_account, std::string_view target_folder,
                            std::int64_t entry_id, const sha256& content,
                            std::optional<std::uint32_t> target_uidvalidity) {
-    auto& d = *a_.d_;
-    d.require_writable();
-    archive::impl::savepoint sp(d);
-    auto s = d.stmt(
-        "INSERT INTO restore_ledger (target_account, target_folder, target_uidvalidity, "
-        "target_uid, entry_id, content_sha256, state, updated_at) VALUES (?, ?, ?, NULL, ?, ?, "
-        "'intent', ?) ON CONFLICT (target_account, target_folder, entry_id) DO UPDATE SET "
-        "target_uidvalidity = excluded.target_uidvalidity, target_uid = NULL, content_sha256 = "
-        "excluded.content_sha256, state = 'intent', updated_at = excluded.updated_at");
-    s->bind(1, target_account)
-        .bind(2, target_folder)
-        .bind(3, widen(target_uidvalidity))
-        .bind(4, entry_id)
-        .bind_blob(5, content.view())
-        .bind(6, d.now());
-    s->run();
-    sp.release();
+    write_state(target_account, target_folder, entry_id, content, target_uidvalidity, std::nullopt,
+                "intent");
 }
 
 void ledger::confirm(std::string_view target_account, std::string_view target_folder,
                      std::int64_t entry_id, const sha256& content,
                      std::optional<std::uint32_t> target_uidvalidity,
                      std::optional<std::uint32_t> target_uid) {
+    write_state(target_account, target_folder, entry_id, content, target_uidvalidity, target_uid,
+                "confirmed");
+}
+
+// One row per (target account, target folder, source entry): an intent has no target UID yet.
+void ledger::write_state(std::string_view target_account, std::string_view target_folder,
+                         std::int64_t entry_id, const sha256& content,
+                         std::optional<std::uint32_t> target_uidvalidity,
+                         std::optional<std::uint32_t> target_uid, std::string_view state) {
     auto& d = *a_.d_;
     d.require_writable();
     archive::impl::savepoint sp(d);
     auto s = d.stmt(
         "INSERT INTO restore_ledger (target_account, target_folder, target_uidvalidity, "
-        "target_uid, entry_id, content_sha256, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
-        "'confirmed', ?) ON CONFLICT (target_account, target_folder, entry_id) DO UPDATE SET "
+        "target_uid, entry_id, content_sha256, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (target_account, target_folder, entry_id) DO UPDATE SET "
         "target_uidvalidity = excluded.target_uidvalidity, target_uid = excluded.target_uid, "
-        "content_sha256 = excluded.content_sha256, state = 'confirmed', updated_at = "
+        "content_sha256 = excluded.content_sha256, state = excluded.state, updated_at = "
         "excluded.updated_at");
     s->bind(1, target_account)
         .bind(2, target_folder)
@@ -78,7 +72,8 @@ void ledger::confirm(std::string_view target_account, std::string_view target_fo
         .bind(4, widen(target_uid))
         .bind(5, entry_id)
         .bind_blob(6, content.view())
-        .bind(7, d.now());
+        .bind(7, state)
+        .bind(8, d.now());
     s->run();
     sp.release();
 }

@@ -53,6 +53,10 @@ public:
     std::int64_t count(std::string_view target_account, ledger_state s);
 
 private:
+    void write_state(std::string_view target_account, std::string_view target_folder,
+                     std::int64_t entry_id, const sha256& content,
+                     std::optional<std::uint32_t> target_uidvalidity,
+                     std::optional<std::uint32_t> target_uid, std::string_view state);
     archive& a_;
 };
 
