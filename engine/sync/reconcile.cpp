@@ -1,5 +1,7 @@
 #include "sync/reconcile.hpp"
 
+#include "sync/pop3_plan.hpp"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -42,7 +44,7 @@ bool id_less(const std::string& a, const std::string& b, bool numeric) {
 
 listing_comparison compare_listing(std::vector<listed_message> server,
                                    std::vector<listed_message> archived, bool numeric,
-                                   std::size_t limit) {
+                                   std::size_t limit, size_rule sizes) {
     listing_comparison out;
     auto less = [numeric](const listed_message& a, const listed_message& b) {
         return id_less(a.id, b.id, numeric);
@@ -83,7 +85,11 @@ listing_comparison compare_listing(std::vector<listed_message> server,
             if (out.extra_ids.size() < limit) out.extra_ids.push_back(archived[j].id);
             ++j;
         } else {
-            if (!archived_size_agrees(archived[j].size, server[i].size)) {
+            // Archived POP3 bodies always end with CRLF (the RETR terminator starts a line).
+            const bool agrees = sizes == size_rule::pop3
+                                    ? pop3_size_agrees(server[i].size, archived[j].size, true)
+                                    : archived_size_agrees(archived[j].size, server[i].size);
+            if (!agrees) {
                 ++out.size_mismatches;
                 if (out.mismatches.size() < limit)
                     out.mismatches.push_back({server[i].id, server[i].size, archived[j].size});
@@ -254,7 +260,8 @@ void account_reconcile::run_pop3() {
         std::vector<listed_message> archived;
         if (auto aid = ar_.find_account(acct_.name))
             if (auto mb = ar_.find_mailbox(*aid, "INBOX")) archived = archived_live(mb->id, false);
-        f.cmp = compare_listing(std::move(server), std::move(archived), false, opts_.limit);
+        f.cmp = compare_listing(std::move(server), std::move(archived), false, opts_.limit,
+                                size_rule::pop3);
     }
     rep_.folders.push_back(std::move(f));
     c.quit();

@@ -54,10 +54,16 @@ struct listing_comparison {
     bool complete() const { return missing == 0 && size_mismatches == 0 && duplicates == 0; }
 };
 
+// How the server's size of a message must relate to the archived byte count.
+enum class size_rule {
+    exact,  // IMAP RFC822.SIZE (measured: Dovecot and Cyrus report the bytes they serve)
+    pop3,   // POP3 LIST: equal, or RETR = LIST + 2 for a message stored without a final line end
+};
+
 // Pure: server listing vs archive listing. `numeric`: ids are UIDs (sorted as numbers).
 listing_comparison compare_listing(std::vector<listed_message> server,
                                    std::vector<listed_message> archived, bool numeric,
-                                   std::size_t limit);
+                                   std::size_t limit, size_rule sizes = size_rule::exact);
 
 struct reconcile_folder {
     std::string name;  // UTF-8 ("INBOX" for POP3)

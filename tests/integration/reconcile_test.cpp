@@ -104,6 +104,16 @@ TEST_CASE("reconcile: the comparison of two listings") {
         CHECK(c.duplicate_ids == std::vector<std::string>{"a"});
         CHECK_FALSE(c.complete());
     }
+    SECTION("POP3 sizes: RETR may be LIST + 2 (a final CRLF the server added), nothing else") {
+        std::vector<listed_message> server = {{"a", 679}, {"b", 100}, {"c", 50}};
+        std::vector<listed_message> archived = {{"a", 681}, {"b", 100}, {"c", 53}};
+        auto c = compare_listing(server, archived, false, 5, mv::sync::size_rule::pop3);
+        CHECK(c.size_mismatches == 1);
+        REQUIRE(c.mismatches.size() == 1);
+        CHECK(c.mismatches[0].id == "c");
+        // The same sizes under the exact IMAP rule: both differences count.
+        CHECK(compare_listing(server, archived, false, 5).size_mismatches == 2);
+    }
 }
 
 TEST_CASE(
