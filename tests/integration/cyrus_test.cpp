@@ -33,6 +33,7 @@
 
 #include "harness/line_op.hpp"
 #include "harness/sync_env.hpp"
+#include "harness/tls_checks.hpp"
 #include "mailvault/net.hpp"
 
 using namespace mv;
@@ -42,22 +43,16 @@ namespace {
 
 net::endpoint ep(std::uint16_t port, net::tls_mode mode, const std::string& ca,
                  const std::string& host = "127.0.0.1") {
-    net::endpoint e;
-    e.host = host;
-    e.port = port;
-    e.tls = mode;
-    e.tls_opts.ca_file = ca;
-    e.timeout = std::chrono::milliseconds(10000);
-    return e;
+    return tb_endpoint(port, mode, ca, host);
 }
 
 // Skips (with a WARN, never silently) only when Cyrus is not installed.
-#define MV_REQUIRE_CYRUS()                                                                  \
-    do {                                                                                    \
-        if (!mv::test::cyrus_available()) {                                                 \
-            WARN("Cyrus IMAP is not installed (scripts/install-deps.sh): test not run");   \
-            return;                                                                         \
-        }                                                                                   \
+#define MV_REQUIRE_CYRUS()                                                               \
+    do {                                                                                 \
+        if (!mv::test::cyrus_available()) {                                              \
+            WARN("Cyrus IMAP is not installed (scripts/install-deps.sh): test not run"); \
+            return;                                                                      \
+        }                                                                                \
     } while (0)
 
 std::int64_t total(const nlohmann::json& summary, const char* key) {
@@ -95,44 +90,7 @@ TEST_CASE("cyrus: the test bed starts, logs in with the right password and refus
 TEST_CASE("cyrus: STARTTLS and IMAPS verify the certificate of the test CA") {
     MV_REQUIRE_CYRUS();
     testbed tb(cyrus_options());
-    SECTION("STARTTLS") {
-        mv::error err;
-        auto c =
-            net::connection::open(ep(tb.imap_port(), net::tls_mode::starttls, tb.ca_file()), err);
-        REQUIRE_FALSE(err);
-        line_op op({"a STARTTLS", "b LOGIN alice alice-secret"}, 0, "a OK");
-        REQUIRE_FALSE(c->run(op));
-        CHECK(c->tls_active());
-        REQUIRE(op.replies.size() == 3);
-        CHECK(op.replies[2].find("b OK") != std::string::npos);
-    }
-    SECTION("IMAPS by name and by address") {
-        for (const char* host : {"localhost", "127.0.0.1"}) {
-            mv::error err;
-            auto c = net::connection::open(
-                ep(tb.imaps_port(), net::tls_mode::implicit, tb.ca_file(), host), err);
-            INFO(host << ": " << err.message);
-            REQUIRE_FALSE(err);
-            CHECK(c->tls_active());
-            line_op op({"a LOGIN alice alice-secret"});
-            REQUIRE_FALSE(c->run(op));
-            REQUIRE(op.replies.size() == 2);
-            CHECK(op.replies[1].find("a OK") != std::string::npos);
-        }
-    }
-    SECTION("an untrusted CA is refused on IMAPS and after STARTTLS") {
-        mv::error err;
-        auto c = net::connection::open(
-            ep(tb.imaps_port(), net::tls_mode::implicit, tb.other_ca_file()), err);
-        CHECK(c == nullptr);
-        CHECK(err.code == errc::tls_certificate);
-        auto c2 = net::connection::open(
-            ep(tb.imap_port(), net::tls_mode::starttls, tb.other_ca_file()), err);
-        REQUIRE_FALSE(err);
-        line_op op({"a STARTTLS", "b LOGIN alice alice-secret"}, 0, "a OK");
-        CHECK(c2->run(op).code == errc::tls_certificate);
-        CHECK(op.replies.size() == 2);  // LOGIN never sent
-    }
+    check_imap_tls(tb, "LOGIN alice alice-secret");
     SECTION("POP3S answers with the same certificate") {
         mv::error err;
         auto c =
@@ -145,7 +103,8 @@ TEST_CASE("cyrus: STARTTLS and IMAPS verify the certificate of the test CA") {
     }
 }
 
-TEST_CASE("cyrus: mailvault sync mirrors nested and non-ASCII folders byte for byte, then changes") {
+TEST_CASE(
+    "cyrus: mailvault sync mirrors nested and non-ASCII folders byte for byte, then changes") {
     MV_REQUIRE_CYRUS();
     temp_dir seed("mailvault-seed");
     seed_folder(seed, "INBOX", corpus_messages("mikel-mail/emails/plain_emails"));

@@ -7,23 +7,20 @@
 #include "harness/line_op.hpp"
 #include "harness/sync_env.hpp"
 #include "harness/testbed.hpp"
+#include "harness/tls_checks.hpp"
 #include "mailvault/net.hpp"
 
 using namespace mv;
+using mv::test::check_imap_tls;
 using mv::test::line_op;
+using mv::test::tb_endpoint;
 using mv::test::testbed;
 
 namespace {
 
 net::endpoint ep(std::uint16_t port, net::tls_mode mode, const std::string& ca,
                  const std::string& host = "127.0.0.1") {
-    net::endpoint e;
-    e.host = host;
-    e.port = port;
-    e.tls = mode;
-    e.tls_opts.ca_file = ca;
-    e.timeout = std::chrono::milliseconds(10000);
-    return e;
+    return tb_endpoint(port, mode, ca, host);
 }
 
 }  // namespace
@@ -54,48 +51,7 @@ TEST_CASE("testbed: wrong password is refused by the server") {
 
 TEST_CASE("testbed: IMAP STARTTLS and IMAPS verify the server certificate") {
     testbed tb;
-    SECTION("STARTTLS") {
-        mv::error err;
-        auto c =
-            net::connection::open(ep(tb.imap_port(), net::tls_mode::starttls, tb.ca_file()), err);
-        REQUIRE_FALSE(err);
-        line_op op({"a STARTTLS", "b LOGIN alice alice-secret"}, 0, "a OK");
-        REQUIRE_FALSE(c->run(op));
-        CHECK(c->tls_active());
-        REQUIRE(op.replies.size() == 3);
-        CHECK(op.replies[2].find("b OK") != std::string::npos);
-    }
-    SECTION("IMAPS by name and by address") {
-        for (const char* host : {"localhost", "127.0.0.1"}) {
-            mv::error err;
-            auto c = net::connection::open(
-                ep(tb.imaps_port(), net::tls_mode::implicit, tb.ca_file(), host), err);
-            INFO(host << ": " << err.message);
-            REQUIRE_FALSE(err);
-            CHECK(c->tls_active());
-            line_op op({"a LOGIN alice alice-secret"});
-            REQUIRE_FALSE(c->run(op));
-            CHECK(op.replies[1].find("a OK") != std::string::npos);
-        }
-    }
-    SECTION("an untrusted CA is refused, and the message says so") {
-        mv::error err;
-        auto c = net::connection::open(
-            ep(tb.imaps_port(), net::tls_mode::implicit, tb.other_ca_file()), err);
-        CHECK(c == nullptr);
-        CHECK(err.code == errc::tls_certificate);
-        CHECK(err.message.find("not trusted") != std::string::npos);
-    }
-    SECTION("an untrusted CA is refused after STARTTLS too") {
-        mv::error err;
-        auto c = net::connection::open(
-            ep(tb.imap_port(), net::tls_mode::starttls, tb.other_ca_file()), err);
-        REQUIRE_FALSE(err);
-        line_op op({"a STARTTLS", "b LOGIN alice alice-secret"}, 0, "a OK");
-        auto e = c->run(op);
-        CHECK(e.code == errc::tls_certificate);
-        CHECK(op.replies.size() == 2);  // greeting + STARTTLS reply; LOGIN never sent
-    }
+    check_imap_tls(tb, "LOGIN alice alice-secret");
     SECTION("a name the certificate does not list is refused as a hostname error") {
         mv::error err;
         // ::1 is in the certificate; "127.0.0.2" reaches the same loopback but is not listed.
