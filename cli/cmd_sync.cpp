@@ -213,8 +213,11 @@ int run_sync(const std::vector<std::string>& args) {
             }
             archive::transaction tx(*arch);
             // Only a run that did all of its work counts as a completed sync ("ok").
-            arch->finish_sync_run(runs[i], r.err ? "failed" : sc.errors ? "partial" : "ok", sc,
-                                  r.err.message);
+            arch->finish_sync_run(runs[i],
+                                  r.err       ? "failed"
+                                  : sc.errors ? "partial"
+                                              : "ok",
+                                  sc, r.err.message);
             tx.commit();
         }
         // Indexing for search is not done here: `mailvault index`, `search` or `show` do it

@@ -16,7 +16,7 @@ namespace mv::sync {
 net::endpoint endpoint_for(const config::account& acct);
 
 struct imap_session {
-    std::unique_ptr<net::connection> conn;  // null when the session runs over another transport
+    std::unique_ptr<net::connection> conn;     // null when the session runs over another transport
     std::unique_ptr<mv::transport> transport;  // that other transport (tests), or null
     std::unique_ptr<imap::client> client;
     bool qresync = false;    // QRESYNC enabled

@@ -138,7 +138,8 @@ bool cyrus_available() {
     // The same checks as cyrus_available() in scripts/testbed.py.
     auto exe = [](const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; };
     if (!exe("/usr/sbin/cyrmaster") || !exe("/usr/sbin/saslpasswd2")) return false;
-    std::vector<std::string> dirs = {"/opt/mailvault/cyrus/usr/lib/cyrus/bin", "/usr/lib/cyrus/bin"};
+    std::vector<std::string> dirs = {"/opt/mailvault/cyrus/usr/lib/cyrus/bin",
+                                     "/usr/lib/cyrus/bin"};
     if (const char* e = std::getenv("MAILVAULT_CYRUS_BIN"); e && *e) dirs.insert(dirs.begin(), e);
     for (const auto& d : dirs)
         if (exe(fs::path(d) / "imapd") && exe(fs::path(d) / "pop3d")) return true;

@@ -47,9 +47,9 @@ struct fake_imap_world {
     std::size_t actions = 0;                             // I/O actions over all connections
     std::size_t fail_at = static_cast<std::size_t>(-1);  // fail the connection at this action
     bool failed = false;                                 // the failure was injected
-    bool reverse_fetch = false;   // answer every UID FETCH in reverse UID order
+    bool reverse_fetch = false;    // answer every UID FETCH in reverse UID order
     std::size_t read_piece = 173;  // bytes per read
-    bool qresync = false;         // offer CONDSTORE + QRESYNC (MODSEQ = the order of arrival)
+    bool qresync = false;          // offer CONDSTORE + QRESYNC (MODSEQ = the order of arrival)
     std::uint64_t modseq = 0;
 
     void add(const std::string& f, std::string body, std::string flags = "") {
