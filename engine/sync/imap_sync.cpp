@@ -104,7 +104,6 @@ public:
         have_body_ = true;
         extra_body_ = body_count_ > 0;
         ++body_count_;
-        section_ = std::string(section);
         received_ = 0;
         streaming_ = false;
         if (failed_ || extra_body_) return;
@@ -198,8 +197,12 @@ private:
             if (b.streamed) sec = &b;
         if (bodies != 1 || !sec) return "answer carries " + std::to_string(bodies) + " bodies";
         if (sec->section != expected_section || sec->origin || section_binary_) {
-            std::string got = "BODY[" + sec->section + "]";
-            if (sec->origin) got += "<" + std::to_string(*sec->origin) + ">";
+            // The item exactly as the server named it (BODY[]<0>, BINARY[], BODY[HEADER] ...).
+            std::string got = section_item_;
+            if (got.empty()) {
+                got = "BODY[" + sec->section + "]";
+                if (sec->origin) got += "<" + std::to_string(*sec->origin) + ">";
+            }
             return "server answered " + got + " where BODY[" + expected_section + "] was asked for";
         }
         if (check_size && a.rfc822_size && *a.rfc822_size != received_)
@@ -209,7 +212,7 @@ private:
     }
 
     std::string body_;
-    std::string section_, section_item_;
+    std::string section_item_;  // the item as the server named it, e.g. "BODY[]<0>"
     bool section_binary_ = false;
     std::uint64_t received_ = 0;  // bytes of the current body
     bool streaming_ = false;      // the current body goes to on_large_data
@@ -694,12 +697,7 @@ bool account_sync::examine(imap_session& s, folder_ctx& x) {
     if (!x.sr.state.uidvalidity)
         fail(x, operation_kind::verify_answer,
              mv::error(errc::protocol, "server sent no UIDVALIDITY"), "EXAMINE");
-    if (*x.sr.state.uidvalidity == 0)
-        fail(x, operation_kind::select,
-             mv::error(errc::server_bad,
-                       "server sent UIDVALIDITY 0, which RFC 3501 forbids; "
-                       "the folder cannot be tracked safely"),
-             "EXAMINE");
+    // UIDVALIDITY 0 or above 2^32-1 never gets here: the parser names it a protocol error.
     x.uidvalidity = *x.sr.state.uidvalidity;
     x.fr.server_messages = x.sr.state.exists.value_or(0);
     x.server_modseq = x.sr.state.nomodseq ? std::nullopt : x.sr.state.highestmodseq;
@@ -974,6 +972,11 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     const auto wanted = t.missing();
     if (wanted.empty()) return;
     archive::watermarks wm{x.uidvalidity, x.af.uidnext, x.af.highestmodseq, x.af.last_uid};
+    // The last_uid a commit may carry now: what the tracker allows (never below the folder's).
+    auto allowed = [&]() -> std::optional<std::uint32_t> {
+        if (t.watermark()) return t.watermark();
+        return x.af.last_uid;
+    };
     std::vector<fetched_message> batch;
     std::size_t batch_bytes = 0;
     batch_writer writer(
@@ -998,8 +1001,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
             opts_.progress->bytes += static_cast<std::int64_t>(m.body.size());
         }
         batch_bytes += m.body.size();
-        wm.last_uid = t.watermark();
-        if (!wm.last_uid.value_or(0)) wm.last_uid = x.af.last_uid;
+        wm.last_uid = allowed();
         batch.push_back(std::move(m));
         if (batch.size() >= opts_.batch_messages || batch_bytes >= opts_.batch_bytes) {
             writer.submit(std::move(batch), wm);
@@ -1023,7 +1025,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     sink.stream_threshold = opts_.stream_threshold;
     sink.on_large_begin = [&](std::uint64_t) {
         if (!batch.empty()) {
-            wm.last_uid = t.watermark() ? t.watermark() : x.af.last_uid.value_or(0);
+            wm.last_uid = allowed();
             writer.submit(std::move(batch), wm);
             batch.clear();
             batch_bytes = 0;
@@ -1048,7 +1050,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
         const auto size = big.w->size();
         auto put = big.w->finish();
         record_entry(x, x.uidvalidity, m, size, put.hash);
-        wm.last_uid = t.watermark() ? t.watermark() : x.af.last_uid.value_or(0);
+        wm.last_uid = allowed();
         ar_.a.set_watermarks(x.ms.id, wm);
         big.w.reset();
         big.tx->commit();
@@ -1072,8 +1074,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     big.abort();  // a large body cut off mid-literal is not archived
     // Whatever arrived completely and passed the checks is kept, even if the connection failed.
     if (!sink.sink_failure() && !batch.empty()) {
-        wm.last_uid = t.watermark();
-        if (!wm.last_uid.value_or(0)) wm.last_uid = x.af.last_uid;
+        wm.last_uid = allowed();
         writer.submit(std::move(batch), wm);
     }
     writer.drain();  // rethrows an archive failure
