@@ -17,6 +17,7 @@
 // NOs skip that message; a dead connection ends the account (a rerun resumes from the ledger).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,6 +31,15 @@
 #include "sync/restore_plan.hpp"
 
 namespace mv::sync {
+
+// Progress of one target folder, reported after every batch of APPENDs is answered.
+struct restore_progress {
+    std::string source_account, source_folder;  // UTF-8
+    std::string target_folder;                  // UTF-8, as named on the target
+    std::int64_t done = 0;                      // entries handled (appended, matched, skipped)
+    std::int64_t total = 0;                     // entries of the folder to restore
+    std::int64_t bytes = 0;                     // bytes appended so far in this folder
+};
 
 struct restore_options {
     std::vector<std::string> source_accounts;  // archived accounts; empty: all but the target
@@ -45,7 +55,20 @@ struct restore_options {
     // and compare the SHA-256 with the archived content (the target's copy, byte for byte).
     bool verify = false;
     std::size_t confirm_batch = 100;
+    // Pipelining (LITERAL+ / LITERAL- for small messages): at most this many APPENDs, and this
+    // many literal bytes, in flight on one connection.
+    std::size_t window_messages = 64;
+    std::size_t window_bytes = 8u << 20;
+    // NO [THROTTLED] / [UNAVAILABLE] / [INUSE] to an APPEND: wait (doubling from backoff_initial
+    // up to backoff_max) and send it again, up to max_retries times; then it is skipped.
+    std::chrono::milliseconds backoff_initial{1000};
+    std::chrono::milliseconds backoff_max{60000};
+    int max_retries = 5;
+    // A connection that dies mid-restore is opened again (and the folder resumed from the
+    // ledger) up to this many times per account.
+    int reconnects = 3;
     std::function<void(const std::string&)> log;
+    std::function<void(const restore_progress&)> progress;
     // Tests: open the target session another way (default: open_imap).
     std::function<imap_session(const config::account&, const std::string& password)> open_session;
 };

@@ -171,6 +171,11 @@ testbed::testbed(testbed_options opts)
         args.push_back("--disable-cap");
         args.push_back(c);
     }
+    for (const auto& [name, attr] : opts.special_use) {
+        args.push_back("--special-use");
+        args.push_back(name + "=" + attr);
+    }
+    if (opts.quota) args.push_back("--quota=" + *opts.quota);
     read_ports(run_script(args));
 }
 

@@ -49,6 +49,11 @@ struct testbed_options {
     // altnamespace with unixhierarchysep).
     std::optional<std::string> ns_prefix;
     std::optional<char> separator;
+    // Dovecot only: special-use folders created at login, {name (UTF-8, with the separator),
+    // attribute such as "\\Sent"}; and a quota rule ("messages=10", "storage=64k") so APPEND
+    // over it gets a real NO [OVERQUOTA].
+    std::vector<std::pair<std::string, std::string>> special_use;
+    std::optional<std::string> quota;
 };
 
 // Dovecot's INBOX. + . variant.
