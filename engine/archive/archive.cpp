@@ -43,7 +43,96 @@ sha256 audit_hash(std::string_view prev, std::int64_t seq, std::int64_t at, std:
     return h.final();
 }
 
+// Gmail's 64-bit unsigned ids in SQLite's signed INTEGER (two's complement, see 0008_gmail.sql).
+std::optional<std::int64_t> gm_to_db(std::optional<std::uint64_t> v) {
+    if (!v) return std::nullopt;
+    return static_cast<std::int64_t>(*v);
+}
+std::optional<std::uint64_t> gm_from_db(std::optional<std::int64_t> v) {
+    if (!v) return std::nullopt;
+    return static_cast<std::uint64_t>(*v);
+}
+
+// Labels as stored: a JSON array of UTF-8 strings (bytes that are not UTF-8 become U+FFFD
+// rather than failing the batch; the sync decodes modified UTF-7 before this).
+std::string labels_json(const std::vector<std::string>& labels) {
+    return nlohmann::json(labels).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+std::vector<std::string> labels_from_json(std::string_view text) {
+    std::vector<std::string> out;
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_array()) return out;
+    for (const auto& v : j)
+        if (v.is_string()) out.push_back(v.get<std::string>());
+    return out;
+}
+
+// Writes the gmail_entries row of an entry (the caller holds a savepoint). Returns true when the
+// labels changed as a set, or were recorded for the first time.
+bool write_gmail(archive::impl& d, std::int64_t entry_id, const gmail_attrs& g,
+                 std::optional<std::int64_t> modseq) {
+    const std::string labels = labels_json(g.labels);
+    std::optional<std::int64_t> old_msgid, old_thrid;
+    std::optional<std::string> old_labels;
+    {
+        auto s = d.stmt("SELECT gm_msgid, gm_thrid, labels FROM gmail_entries WHERE entry_id = ?");
+        s->bind(1, entry_id);
+        if (s->step()) {
+            old_msgid = s->opt_int64(0);
+            old_thrid = s->opt_int64(1);
+            old_labels = s->text(2);
+        }
+    }
+    const std::int64_t t = d.now();
+    if (!old_labels) {
+        auto s = d.stmt(
+            "INSERT INTO gmail_entries (entry_id, gm_msgid, gm_thrid, labels, modseq, updated_at) "
+            "VALUES (?,?,?,?,?,?)");
+        s->bind(1, entry_id)
+            .bind(2, gm_to_db(g.msgid))
+            .bind(3, gm_to_db(g.thrid))
+            .bind(4, std::string_view(labels))
+            .bind(5, modseq)
+            .bind(6, t);
+        s->run();
+        return true;
+    }
+    const bool ids_same = (!g.msgid || gm_to_db(g.msgid) == old_msgid) &&
+                          (!g.thrid || gm_to_db(g.thrid) == old_thrid);
+    if (ids_same && labels == *old_labels) return false;
+    const bool changed =
+        canonical_labels(labels_from_json(*old_labels)) != canonical_labels(g.labels);
+    if (changed) {
+        auto h = d.stmt(
+            "INSERT INTO gmail_label_history (entry_id, changed_at, old_labels, new_labels, "
+            "modseq) VALUES (?,?,?,?,?)");
+        h->bind(1, entry_id)
+            .bind(2, t)
+            .bind(3, std::string_view(*old_labels))
+            .bind(4, std::string_view(labels))
+            .bind(5, modseq);
+        h->run();
+    }
+    auto u = d.stmt(
+        "UPDATE gmail_entries SET gm_msgid = coalesce(?, gm_msgid), gm_thrid = coalesce(?, "
+        "gm_thrid), labels = ?, modseq = coalesce(?, modseq), updated_at = ? WHERE entry_id = ?");
+    u->bind(1, gm_to_db(g.msgid))
+        .bind(2, gm_to_db(g.thrid))
+        .bind(3, std::string_view(labels))
+        .bind(4, modseq)
+        .bind(5, t)
+        .bind(6, entry_id);
+    u->run();
+    return changed;
+}
+
 }  // namespace
+
+std::vector<std::string> canonical_labels(std::vector<std::string> labels) {
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+    return labels;
+}
 
 std::string canonical_flags(std::vector<std::string> flags) {
     std::sort(flags.begin(), flags.end());
@@ -466,6 +555,7 @@ upsert_result archive::upsert_entry(const entry_record& e) {
     std::optional<std::int64_t> modseq;
     if (e.modseq) modseq = static_cast<std::int64_t>(*e.modseq);
     if (!id) {
+        impl::savepoint sp(*d_);
         auto s = d_->stmt(
             "INSERT INTO entries (mailbox_id, generation, uidvalidity, uid, uidl, flags, modseq, "
             "internaldate, size, content_id, first_seen, last_seen) VALUES "
@@ -485,12 +575,20 @@ upsert_result archive::upsert_entry(const entry_record& e) {
             .bind(11, t)
             .bind(12, t);
         s->run();
+        if (e.gmail) write_gmail(*d_, d_->db.last_insert_rowid(), *e.gmail, modseq);
+        sp.release();
         return upsert_result::inserted;
     }
     if (*old_cid != cid) return upsert_result::content_conflict;
     bool flags_changed = flags != old_flags;
-    if (!flags_changed && modseq == old_modseq && !old_expunged) return upsert_result::unchanged;
+    const bool entry_same = !flags_changed && modseq == old_modseq && !old_expunged;
+    if (entry_same && !e.gmail) return upsert_result::unchanged;
     impl::savepoint sp(*d_);
+    const bool labels_changed = e.gmail && write_gmail(*d_, *id, *e.gmail, modseq);
+    if (entry_same) {
+        sp.release();
+        return labels_changed ? upsert_result::updated : upsert_result::unchanged;
+    }
     if (flags_changed) {
         auto h = d_->stmt(
             "INSERT INTO flag_history (entry_id, changed_at, old_flags, new_flags, modseq) VALUES "
@@ -548,6 +646,49 @@ bool archive::update_flags(std::int64_t mailbox_id, std::uint32_t uid,
     u->run();
     sp.release();
     return changed;
+}
+
+bool archive::update_gmail(std::int64_t mailbox_id, std::uint32_t uid, const gmail_attrs& g,
+                           std::optional<std::uint64_t> modseq_in) {
+    d_->require_writable();
+    auto m = d_->must_mailbox(mailbox_id);
+    std::optional<std::int64_t> modseq;
+    if (modseq_in) modseq = static_cast<std::int64_t>(*modseq_in);
+    std::int64_t id = 0;
+    {
+        auto s =
+            d_->stmt("SELECT id FROM entries WHERE mailbox_id = ? AND generation = ? AND uid = ?");
+        s->bind(1, mailbox_id).bind(2, m.generation).bind(3, static_cast<std::int64_t>(uid));
+        if (!s->step()) return false;
+        id = s->int64(0);
+    }
+    impl::savepoint sp(*d_);
+    const bool changed = write_gmail(*d_, id, g, modseq);
+    sp.release();
+    return changed;
+}
+
+std::optional<gmail_attrs> archive::gmail_of(std::int64_t entry_id) {
+    auto s = d_->stmt("SELECT gm_msgid, gm_thrid, labels FROM gmail_entries WHERE entry_id = ?");
+    s->bind(1, entry_id);
+    if (!s->step()) return std::nullopt;
+    gmail_attrs g;
+    g.msgid = gm_from_db(s->opt_int64(0));
+    g.thrid = gm_from_db(s->opt_int64(1));
+    g.labels = labels_from_json(s->text(2));
+    return g;
+}
+
+std::vector<std::int64_t> archive::entries_of_gmail_message(std::int64_t account_id,
+                                                            std::uint64_t msgid) {
+    auto s = d_->stmt(
+        "SELECT g.entry_id FROM gmail_entries g JOIN entries e ON e.id = g.entry_id JOIN "
+        "mailboxes m ON m.id = e.mailbox_id WHERE g.gm_msgid = ? AND m.account_id = ? ORDER BY "
+        "g.entry_id");
+    s->bind(1, static_cast<std::int64_t>(msgid)).bind(2, account_id);
+    std::vector<std::int64_t> out;
+    while (s->step()) out.push_back(s->int64(0));
+    return out;
 }
 
 std::int64_t archive::mark_expunged(std::int64_t mailbox_id, std::span<const std::uint32_t> uids) {
@@ -966,8 +1107,10 @@ purge_stats archive::purge_entries(std::span<const std::int64_t> entry_ids) {
             if (!s->step()) continue;
             contents.insert(s->int64(0));
         }
-        {
-            auto s = d_->stmt("DELETE FROM flag_history WHERE entry_id = ?");
+        for (const char* q : {"DELETE FROM flag_history WHERE entry_id = ?",
+                              "DELETE FROM gmail_label_history WHERE entry_id = ?",
+                              "DELETE FROM gmail_entries WHERE entry_id = ?"}) {
+            auto s = d_->stmt(q);
             s->bind(1, id);
             s->run();
         }

@@ -133,6 +133,20 @@ struct content_info {
     bool indexed = false;
 };
 
+// Gmail's attributes of a message (X-GM-EXT-1), table gmail_entries (schema 8).
+struct gmail_attrs {
+    std::optional<std::uint64_t> msgid;  // X-GM-MSGID
+    std::optional<std::uint64_t> thrid;  // X-GM-THRID
+    // X-GM-LABELS in UTF-8, in the server's order, system labels with their backslash
+    // ("\Inbox", "\Important", "\Starred", "\Sent", "\Draft", "\Trash", "\Spam"); empty:
+    // no label (the message is only in All Mail).
+    std::vector<std::string> labels;
+    bool operator==(const gmail_attrs&) const = default;
+};
+
+// Labels compared as a set (Gmail's order carries no meaning): sorted, duplicates removed.
+std::vector<std::string> canonical_labels(std::vector<std::string> labels);
+
 // An entry to record: IMAP (uid set, uidl empty) or POP3 (uidl set, uid empty).
 struct entry_record {
     std::int64_t mailbox_id = 0;
@@ -144,6 +158,9 @@ struct entry_record {
     std::optional<std::int64_t> internaldate;
     std::uint64_t size = 0;
     sha256 content;
+    // Gmail attributes, written with the entry (its gmail_entries row; a label change also
+    // gets a gmail_label_history row). nullopt: none recorded, an existing row is kept.
+    std::optional<gmail_attrs> gmail = std::nullopt;
 };
 
 enum class upsert_result { inserted, updated, unchanged, content_conflict };
@@ -368,6 +385,19 @@ public:
     upsert_result upsert_entry(const entry_record& e);
     bool update_flags(std::int64_t mailbox_id, std::uint32_t uid, std::vector<std::string> flags,
                       std::optional<std::uint64_t> modseq);
+    // Gmail attributes of the entry with this UID in the mailbox's current generation: writes
+    // its gmail_entries row; a change of labels (compared as a set) also writes a
+    // gmail_label_history row. msgid/thrid left unset keep the recorded ones. Returns true when
+    // the labels changed (or were recorded for the first time); false when nothing changed or
+    // there is no such entry.
+    bool update_gmail(std::int64_t mailbox_id, std::uint32_t uid, const gmail_attrs& g,
+                      std::optional<std::uint64_t> modseq);
+    // What is recorded for an entry (nullopt: no Gmail attributes, not a Gmail entry).
+    std::optional<gmail_attrs> gmail_of(std::int64_t entry_id);
+    // Every entry (any mailbox and generation of the account) recorded with this X-GM-MSGID:
+    // the copies of one Gmail message, ascending entry id.
+    std::vector<std::int64_t> entries_of_gmail_message(std::int64_t account_id,
+                                                       std::uint64_t msgid);
     std::int64_t mark_expunged(std::int64_t mailbox_id, std::span<const std::uint32_t> uids);
     std::int64_t mark_expunged_uidl(std::int64_t mailbox_id, std::span<const std::string> uidls);
     // Entries of one generation (default: current), ordered by uid (or uidl), streamed.

@@ -16,8 +16,7 @@ std::optional<std::uint32_t> as_u32(const value& v) {
     return static_cast<std::uint32_t>(*n);
 }
 
-// Atoms and strings of a list, e.g. FLAGS or X-GM-LABELS (NIL entries are skipped: Gmail sends
-// them in X-GM-LABELS).
+// Atoms and strings of a list, e.g. FLAGS (NIL entries are skipped).
 bool string_list(const value& v, std::vector<std::string>& out) {
     if (!v.is_list()) return false;
     out.clear();
@@ -59,6 +58,54 @@ bool is_section_item(std::string_view name) {
         return name.size() >= p.size() && iequals(name.substr(0, p.size()), p);
     };
     return starts("BODY[") || starts("BINARY[") || starts("BODY.PEEK[");
+}
+
+// A 64-bit unsigned number (Gmail's X-GM-MSGID and X-GM-THRID: up to 20 digits, the full
+// range 0..18446744073709551615). Not a number, or beyond the range: errc::protocol naming the
+// item and what was sent.
+mv::error ranged_u64(const response& r, const value& v, std::string_view name,
+                     std::optional<std::uint64_t>& out) {
+    out.reset();
+    std::string_view t = v.is_atom() ? v.text : std::string_view{};
+    bool digits = !t.empty();
+    for (char c : t) digits = digits && c >= '0' && c <= '9';
+    if (!digits)
+        return bad(r, &v,
+                   "server sent " + std::string(name) + " '" + escape_bytes(v.str(), 30) +
+                       "', not a number");
+    std::string_view sig = t;
+    while (sig.size() > 1 && sig.front() == '0') sig.remove_prefix(1);
+    std::uint64_t n = 0;
+    bool fits = sig.size() <= 20;
+    for (char c : sig) {
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (!fits || n > (UINT64_MAX - d) / 10) {
+            fits = false;
+            break;
+        }
+        n = n * 10 + d;
+    }
+    if (!fits)
+        return bad(r, &v,
+                   "server sent " + std::string(name) + " " + escape_bytes(t, 40) +
+                       ", out of range (0..18446744073709551615)");
+    out = n;
+    return {};
+}
+
+// X-GM-LABELS: a parenthesized list of astrings ("()" when the message has no label). NIL
+// entries are skipped (Gmail has been seen sending them); a nested list, a NIL or an atom in
+// place of the list is errc::protocol.
+mv::error gm_label_list(const response& r, const value& v, std::vector<std::string>& out) {
+    out.clear();
+    if (!v.is_list()) return bad(r, &v, "malformed X-GM-LABELS (not a list)");
+    for (auto& it : v.items) {
+        if (it.is_nil()) continue;
+        if (it.is_list() || it.streamed || (!it.is_atom() && !it.is_string()))
+            return bad(r, &it, "malformed X-GM-LABELS (a label is not a string)");
+        out.emplace_back(it.str());
+    }
+    return {};
 }
 
 std::optional<std::uint64_t> as_u64_or_list(const value& v) {
@@ -315,12 +362,12 @@ mv::error parse_fetch(const response& r, fetch_attrs& out) {
             // Some servers (zoho) send negative or bogus modseqs: ignore rather than fail.
             out.modseq = as_u64_or_list(v);
         } else if (k.is("X-GM-MSGID")) {
-            out.gm_msgid = v.number();
+            if (auto e = ranged_u64(r, v, "X-GM-MSGID", out.gm_msgid)) return e;
         } else if (k.is("X-GM-THRID")) {
-            out.gm_thrid = v.number();
+            if (auto e = ranged_u64(r, v, "X-GM-THRID", out.gm_thrid)) return e;
         } else if (k.is("X-GM-LABELS")) {
             std::vector<std::string> l;
-            if (!string_list(v, l)) return bad(r, &v, "malformed X-GM-LABELS");
+            if (auto e = gm_label_list(r, v, l)) return e;
             out.gm_labels = std::move(l);
         } else if (is_section_item(name)) {
             body_section b;

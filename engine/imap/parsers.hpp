@@ -85,6 +85,10 @@ struct fetch_attrs {
     std::optional<std::int64_t> internaldate;  // UTC seconds since the epoch
     std::optional<std::uint64_t> rfc822_size;
     std::optional<std::uint64_t> modseq;
+    // Gmail (capability X-GM-EXT-1): X-GM-MSGID and X-GM-THRID, unsigned 64-bit; X-GM-LABELS
+    // as sent (modified UTF-7 unless UTF8=ACCEPT is enabled; system labels such as \Inbox
+    // keep their backslash; NIL entries dropped; empty for "()"). A value of the wrong type or
+    // out of range is an errc::protocol error of parse_fetch.
     std::optional<std::uint64_t> gm_msgid, gm_thrid;
     std::optional<std::vector<std::string>> gm_labels;
     std::vector<body_section> bodies;

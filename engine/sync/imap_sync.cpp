@@ -41,8 +41,39 @@ struct fetched_message {
     std::vector<std::string> flags;
     std::optional<std::int64_t> internaldate;
     std::optional<std::uint64_t> modseq;
+    std::optional<archive::gmail_attrs> gmail;  // X-GM-* when the server sent them
     std::string body;
 };
+
+// Gmail (X-GM-EXT-1): the FETCH items that record a message's id, thread and labels. Labels
+// change like flags (they bump MODSEQ), so they are asked wherever flags are.
+constexpr std::string_view gmail_items = " X-GM-MSGID X-GM-THRID X-GM-LABELS";
+
+bool offers_gmail(const imap_session& s) {
+    return s.client->caps().has("X-GM-EXT-1");
+}
+
+// "(UID FLAGS MODSEQ)" + the Gmail items when the session has them: "(UID FLAGS MODSEQ X-GM-...)".
+std::string with_gmail(std::string items, bool gmail) {
+    if (gmail) items.insert(items.size() - 1, gmail_items);
+    return items;
+}
+
+// The X-GM-* attributes of one FETCH answer, labels decoded to UTF-8 (modified UTF-7 unless
+// UTF8=ACCEPT is enabled). nullopt when the answer has none of them.
+std::optional<archive::gmail_attrs> gmail_of(const imap::fetch_attrs& a, bool utf8) {
+    if (!a.gm_msgid && !a.gm_thrid && !a.gm_labels) return std::nullopt;
+    archive::gmail_attrs g;
+    g.msgid = a.gm_msgid;
+    g.thrid = a.gm_thrid;
+    if (a.gm_labels)
+        for (const auto& l : *a.gm_labels) {
+            auto name = imap::decode_mailbox_name(l, utf8);
+            if (std::find(g.labels.begin(), g.labels.end(), name) == g.labels.end())
+                g.labels.push_back(std::move(name));
+        }
+    return g;
+}
 
 std::string special_use_of(const imap::list_entry& e) {
     for (const char* a : {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
@@ -93,6 +124,7 @@ public:
     std::function<void(std::uint64_t)> on_large_begin;
     std::function<void(std::string_view)> on_large_data;
     std::function<void(fetched_message&&, const std::string& why)> on_large_end;
+    bool utf8 = false;  // UTF8=ACCEPT enabled: X-GM-LABELS arrive in UTF-8, not modified UTF-7
 
     void section_begin(std::uint32_t, const imap::section_ref& ref, std::uint64_t size) override {
         section_item_ = std::string(ref.item);
@@ -181,12 +213,13 @@ private:
             failed_ = std::current_exception();
         }
     }
-    static fetched_message meta(const imap::fetch_attrs& a) {
+    fetched_message meta(const imap::fetch_attrs& a) const {
         fetched_message m;
         m.uid = a.uid.value_or(0);
         if (a.flags) m.flags = persistent_flags(*a.flags);
         m.internaldate = a.internaldate;
         m.modseq = a.modseq;
+        m.gmail = gmail_of(a, utf8);
         return m;
     }
     std::string check(const imap::fetch_attrs& a, int bodies) const {
@@ -298,6 +331,7 @@ struct flag_update {
     std::uint32_t uid;
     std::vector<std::string> flags;
     std::optional<std::uint64_t> modseq;
+    std::optional<archive::gmail_attrs> gmail = std::nullopt;  // labels refreshed (Gmail)
 };
 
 // What one folder's sync knows as it goes through its phases.
@@ -584,6 +618,7 @@ void account_sync::record_entry(folder_ctx& x, std::uint32_t uidvalidity, const 
     e.internaldate = m.internaldate;
     e.size = size;
     e.content = content;
+    e.gmail = m.gmail;
     switch (ar_.a.upsert_entry(e)) {
         case archive::upsert_result::inserted: ++x.fr.new_messages; break;
         case archive::upsert_result::content_conflict:
@@ -751,10 +786,31 @@ bool account_sync::examine(imap_session& s, folder_ctx& x) {
 void account_sync::gather_changes(imap_session& s, folder_ctx& x) {
     auto& c = *s.client;
     const std::uint32_t last_known = x.last_known;
+    const bool gmail = offers_gmail(s);
+    const bool utf8 = c.state().utf8;
+    // Flags (and, from Gmail, labels) of the messages that changed since HIGHESTMODSEQ.
+    auto changed_since = [&](std::uint64_t modseq) {
+        collecting_sink sink;
+        sink.on_attrs = [&](const imap::fetch_attrs& a) {
+            if (a.uid && a.flags && *a.uid <= last_known)
+                x.flag_changes.push_back(
+                    {*a.uid, persistent_flags(*a.flags), a.modseq, gmail_of(a, utf8)});
+        };
+        imap::fetch_request fq;
+        fq.sets = {range_set(1, last_known)};
+        fq.items = with_gmail("(UID FLAGS MODSEQ)", gmail);
+        fq.changedsince = modseq;
+        if (auto e = c.uid_fetch(fq, sink))
+            fail(x, operation_kind::fetch, e, "UID FETCH CHANGEDSINCE");
+    };
     if (x.plan.flags == flag_strategy::qresync) {
         for (auto& ch : x.sr.changes)
             if (ch.uid && ch.flags && *ch.uid <= last_known)
-                x.flag_changes.push_back({*ch.uid, persistent_flags(*ch.flags), ch.modseq});
+                x.flag_changes.push_back(
+                    {*ch.uid, persistent_flags(*ch.flags), ch.modseq, gmail_of(ch, utf8)});
+        // The changes SELECT (QRESYNC) reports carry no X-GM-LABELS: a Gmail-like server that
+        // also offered QRESYNC (Gmail does not) is asked for its label changes separately.
+        if (gmail && last_known && x.af.highestmodseq) changed_since(*x.af.highestmodseq);
         // Never expand() a server's set: "1:4294967295" would be 16 GB. Test the archive's live
         // UIDs against it instead.
         if (!x.sr.vanished.empty() && x.ms.id) {
@@ -764,17 +820,7 @@ void account_sync::gather_changes(imap_session& s, folder_ctx& x) {
         }
     } else if (x.plan.flags == flag_strategy::condstore) {
         // Only what changed since the archived HIGHESTMODSEQ comes back.
-        collecting_sink sink;
-        sink.on_attrs = [&](const imap::fetch_attrs& a) {
-            if (a.uid && a.flags && *a.uid <= last_known)
-                x.flag_changes.push_back({*a.uid, persistent_flags(*a.flags), a.modseq});
-        };
-        imap::fetch_request fq;
-        fq.sets = {range_set(1, last_known)};
-        fq.items = "(UID FLAGS MODSEQ)";
-        fq.changedsince = *x.af.highestmodseq;
-        if (auto e = c.uid_fetch(fq, sink))
-            fail(x, operation_kind::fetch, e, "UID FETCH CHANGEDSINCE");
+        changed_since(*x.af.highestmodseq);
     } else if (x.plan.flags == flag_strategy::listing) {
         flag_listing(s, x);
     }
@@ -804,16 +850,21 @@ void account_sync::gather_changes(imap_session& s, folder_ctx& x) {
 // entries in one ordered pass, so only real changes touch SQLite.
 void account_sync::flag_listing(imap_session& s, folder_ctx& x) {
     auto& c = *s.client;
+    const bool gmail = offers_gmail(s);
+    const bool utf8 = c.state().utf8;
     std::vector<std::pair<std::uint32_t, std::string>> listed;
+    std::map<std::uint32_t, archive::gmail_attrs> listed_gmail;  // Gmail: labels by UID
     collecting_sink sink;
     sink.on_attrs = [&](const imap::fetch_attrs& a) {
-        if (a.uid && *a.uid && a.flags)
+        if (a.uid && *a.uid && a.flags) {
             listed.emplace_back(*a.uid, archive::canonical_flags(persistent_flags(*a.flags)));
+            if (auto g = gmail_of(a, utf8)) listed_gmail[*a.uid] = std::move(*g);
+        }
     };
     const std::uint32_t upper = std::max(x.last_known, x.sr.state.uidnext.value_or(1) - 1);
     imap::fetch_request fq;
     fq.sets = {range_set(1, std::max<std::uint32_t>(upper, 1))};
-    fq.items = "(UID FLAGS)";
+    fq.items = with_gmail("(UID FLAGS)", gmail);
     if (upper > 0)
         if (auto e = c.uid_fetch(fq, sink)) fail(x, operation_kind::fetch, e, "UID FETCH FLAGS");
     std::sort(listed.begin(), listed.end());
@@ -831,8 +882,19 @@ void account_sync::flag_listing(imap_session& s, folder_ctx& x) {
             if (!e.uid || e.expunged_at) return;
             x.archived_live.push_back(*e.uid);
             while (i < listed.size() && listed[i].first < *e.uid) ++i;
-            if (i < listed.size() && listed[i].first == *e.uid && listed[i].second != e.flags)
-                x.flag_changes.push_back({*e.uid, archive::split_flags(listed[i].second), {}});
+            if (i >= listed.size() || listed[i].first != *e.uid) return;
+            // Gmail: labels compared with the recorded ones (as sets), like the flags.
+            std::optional<archive::gmail_attrs> g;
+            if (auto lg = listed_gmail.find(*e.uid); lg != listed_gmail.end()) {
+                auto had = ar_.a.gmail_of(e.id);
+                if (!had ||
+                    archive::canonical_labels(had->labels) !=
+                        archive::canonical_labels(lg->second.labels) ||
+                    (lg->second.msgid && had->msgid != lg->second.msgid))
+                    g = lg->second;
+            }
+            if (listed[i].second != e.flags || g)
+                x.flag_changes.push_back({*e.uid, archive::split_flags(listed[i].second), {}, g});
         });
         std::sort(x.archived_live.begin(), x.archived_live.end());
     }
@@ -870,8 +932,11 @@ void account_sync::apply_changes(folder_ctx& x) {
     if (!dry_ && (!x.flag_changes.empty() || !x.vanished.empty())) {
         std::lock_guard lk(ar_.mu);
         archive::transaction tx(ar_.a);
-        for (auto& u : x.flag_changes)
+        for (auto& u : x.flag_changes) {
             if (ar_.a.update_flags(x.ms.id, u.uid, u.flags, u.modseq)) ++x.fr.flags_updated;
+            if (u.gmail && ar_.a.update_gmail(x.ms.id, u.uid, *u.gmail, u.modseq))
+                ++x.fr.labels_updated;
+        }
         if (!x.vanished.empty()) x.fr.expunged += ar_.a.mark_expunged(x.ms.id, x.vanished);
         tx.commit();
         crash_point("imap.flags_commit");
@@ -901,6 +966,7 @@ void account_sync::recover_bodies(imap_session& s, folder_ctx& x) {
     collecting_sink hs;
     hs.expected_section = "HEADER";
     hs.check_size = false;
+    hs.utf8 = c.state().utf8;
     hs.on_message = [&](fetched_message&& m) {
         // m.body holds only the header block here.
         if (!std::binary_search(x.to_fetch.begin(), x.to_fetch.end(), m.uid)) return;
@@ -918,6 +984,7 @@ void account_sync::recover_bodies(imap_session& s, folder_ctx& x) {
             e.internaldate = m.internaldate;
             e.size = sz->second;
             e.content = h;
+            e.gmail = m.gmail;
             reuse.push_back(std::move(e));
             matched.push_back(m.uid);
             return;
@@ -926,7 +993,7 @@ void account_sync::recover_bodies(imap_session& s, folder_ctx& x) {
     imap::fetch_request fq;
     for (auto& chunk : chunk_uids(x.to_fetch, opts_.fetch_chunk))
         fq.sets.push_back(imap::make_uid_set(chunk));
-    fq.items = "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])";
+    fq.items = with_gmail("(UID FLAGS INTERNALDATE BODY.PEEK[HEADER])", offers_gmail(s));
     if (auto e = c.uid_fetch(fq, hs)) fail(x, operation_kind::fetch, e, "UID FETCH HEADER");
     if (auto f = hs.sink_failure()) std::rethrow_exception(f);
     if (!dry_ && !reuse.empty()) {
@@ -982,6 +1049,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     batch_writer writer(
         [&](std::vector<fetched_message>& b, const archive::watermarks& w) { commit(x, b, w); });
     collecting_sink sink;
+    sink.utf8 = s.client->state().utf8;
     sink.on_reject = [&](std::uint32_t uid, const std::string& why) { note_problem(x, uid, why); };
     sink.on_message = [&](fetched_message&& m) {
         switch (t.arrive(m.uid)) {
@@ -1067,8 +1135,9 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     imap::fetch_request fq;
     for (auto& chunk : chunk_uids(wanted, opts_.fetch_chunk))
         fq.sets.push_back(imap::make_uid_set(chunk));
-    fq.items = s.condstore ? "(UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ BODY.PEEK[])"
-                           : "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])";
+    fq.items = with_gmail(s.condstore ? "(UID FLAGS INTERNALDATE RFC822.SIZE MODSEQ BODY.PEEK[])"
+                                      : "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
+                          offers_gmail(s));
     fq.max_in_flight = 4;
     auto e = s.client->uid_fetch(fq, sink);
     big.abort();  // a large body cut off mid-literal is not archived
@@ -1147,6 +1216,7 @@ void account_sync::finish_folder(folder_ctx& x, const fetch_tracker& t) {
     crash_point("imap.folder_complete");
     log("folder '" + x.job.name + "': " + x.fr.strategy + ", " + std::to_string(x.fr.new_messages) +
         " new, " + std::to_string(x.fr.flags_updated) + " flag changes, " +
+        (x.fr.labels_updated ? std::to_string(x.fr.labels_updated) + " label changes, " : "") +
         std::to_string(x.fr.expunged) + " expunged");
     if (!complete) {
         std::string why = x.unsettled;

@@ -47,8 +47,9 @@ struct folder_report {
     std::int64_t bytes_fetched = 0;   // raw bytes of those bodies
     std::int64_t reused_bodies = 0;   // entries recorded without download (UIDVALIDITY change)
     std::int64_t flags_updated = 0;
-    std::int64_t expunged = 0;     // marked expunged in the archive (never removed)
-    std::int64_t would_fetch = 0;  // --dry-run: bodies that would be downloaded
+    std::int64_t labels_updated = 0;  // Gmail: entries whose X-GM-LABELS changed
+    std::int64_t expunged = 0;        // marked expunged in the archive (never removed)
+    std::int64_t would_fetch = 0;     // --dry-run: bodies that would be downloaded
     std::int64_t would_fetch_bytes = 0;
     std::int64_t deletions_refused = 0;  // archived copy failed re-verification: not deleted
     mv::error err;                       // NO on SELECT, etc.: this folder only
