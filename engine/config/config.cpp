@@ -207,7 +207,10 @@ constexpr key_spec account_keys[] = {
     {"allow_delete_without_uidl", applies::pop3},
     {"compress", applies::imap},
     {"enable_qresync", applies::imap},
+    {"folder_map", applies::imap},
 };
+
+constexpr key_spec folder_map_keys[] = {{"source"}, {"target"}};
 
 template <typename E>
 struct enum_name {
@@ -407,6 +410,54 @@ private:
                     "a prune rule needs at least one of older_than, larger_than or flags; a "
                     "rule without criteria would select every message");
         return r;
+    }
+
+    // [[account.folder_map]] tables: source = "...", target = "...", '/'-separated folder names.
+    std::vector<folder_map_entry> read_folder_map(const toml::node& n, const std::string& path) {
+        std::vector<folder_map_entry> out;
+        const toml::array* arr = n.as_array();
+        if (arr && arr->empty()) return out;
+        if (!arr || !arr->is_array_of_tables())
+            fail_at(n.source(), path,
+                    std::string("expected an array of tables, found ") +
+                        (arr ? "an array of other values" : type_name(n)) +
+                        "; write each rule as a [[account.folder_map]] section with source = "
+                        "\"...\" and target = \"...\"");
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const toml::table& t = *arr->get(i)->as_table();
+            const std::string prefix = path + "[" + std::to_string(i) + "]";
+            check_keys(t, prefix + ".", folder_map_keys, nullptr);
+            folder_map_entry e;
+            e.source = require_string(t, "source", prefix + ".source");
+            e.target = require_string(t, "target", prefix + ".target");
+            check_folder_path(t, "source", prefix + ".source", e.source);
+            check_folder_path(t, "target", prefix + ".target", e.target);
+            for (std::size_t j = 0; j < out.size(); ++j)
+                if (out[j].source == e.source)
+                    fail_at(t.get("source")->source(), prefix + ".source",
+                            "duplicate source " + quote(e.source) + ": " + path + "[" +
+                                std::to_string(j) +
+                                "] already maps it and the first rule wins; remove one of them");
+            out.push_back(std::move(e));
+        }
+        return out;
+    }
+
+    // A folder name in a folder_map rule: levels separated by single '/', no control characters.
+    void check_folder_path(const toml::table& t, std::string_view key, const std::string& path,
+                           const std::string& v) const {
+        const toml::source_region& where = t.get(key)->source();
+        for (char c : v)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                fail_at(where, path,
+                        quote(v) +
+                            " contains a control character; write the folder name as "
+                            "`mailvault status` shows it");
+        if (v.front() == '/' || v.back() == '/' || v.find("//") != std::string::npos)
+            fail_at(where, path,
+                    quote(v) +
+                        " has an empty level; separate folder levels with a single /, "
+                        "e.g. \"Archive/2024\", whatever the server's delimiter is");
     }
 
     [[noreturn]] void fail_at(const toml::source_region& where, std::string_view key,
@@ -776,6 +827,8 @@ private:
             if (auto v = get_enum(t, "compress", key("compress"), compress_names)) a.compress = *v;
             if (auto v = get_bool(t, "enable_qresync", key("enable_qresync")))
                 a.enable_qresync = *v;
+            if (const toml::node* n = t.get("folder_map"))
+                a.folder_map = read_folder_map(*n, key("folder_map"));
         } else {
             a.folders = {"INBOX"};
             // A POP3 server locks the maildrop for the one session that opened it.
@@ -905,6 +958,7 @@ std::string describe(const account& a) {
             s += " exclude=";
             for (std::size_t i = 0; i < a.exclude.size(); ++i) s += (i ? "," : "") + a.exclude[i];
         }
+        if (!a.folder_map.empty()) s += " folder_map=" + std::to_string(a.folder_map.size());
     } else {
         s += std::string(" delete=") + to_string(a.delete_policy);
     }

@@ -515,3 +515,85 @@ TEST_CASE("config: describe never shows secrets", "[config]") {
           "a: imap imap.example.com:993 tls=implicit user=u auth=auto password=password_env "
           "connections=2 folders=* exclude=Trash");
 }
+
+TEST_CASE("config: folder_map rules for restoring into an account", "[config][folder_map]") {
+    config c = parse(account_with(R"(
+[[account.folder_map]]
+source = "Sent"
+target = "Sent Items"
+
+[[account.folder_map]]
+source = "Archive/2024"
+target = "Old/Projets Été"
+)"),
+                     "t.toml");
+    const auto& m = c.accounts.at(0).folder_map;
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].source == "Sent");
+    CHECK(m[0].target == "Sent Items");
+    CHECK(m[1].source == "Archive/2024");
+    CHECK(m[1].target == "Old/Projets Été");
+    CHECK(describe(c.accounts.at(0)).find(" folder_map=2") != std::string::npos);
+
+    // Inline tables and an empty list work too; none at all is the default.
+    c = parse(account_with("folder_map = [{ source = \"a\", target = \"b\" }]\n"), "t.toml");
+    REQUIRE(c.accounts.at(0).folder_map.size() == 1);
+    CHECK(c.accounts.at(0).folder_map[0].target == "b");
+    CHECK(parse(account_with("folder_map = []\n"), "t.toml").accounts.at(0).folder_map.empty());
+    c = parse(minimal_imap, "t.toml");
+    CHECK(c.accounts.at(0).folder_map.empty());
+    CHECK(describe(c.accounts.at(0)).find("folder_map") == std::string::npos);
+}
+
+TEST_CASE("config: bad folder_map entries", "[config][folder_map][errors]") {
+    std::string err = error_of(account_with("[[account.folder_map]]\nsource = \"Sent\"\n"));
+    CHECK(err.find("/etc/mv/test.toml:8:1: account[0].folder_map[0].target: missing required "
+                   "key; add target = \"...\" to this section (account \"a\")") == 0);
+    err = error_of(account_with("[[account.folder_map]]\ntarget = \"Sent\"\n"));
+    CHECK(err.find("account[0].folder_map[0].source: missing required key") != std::string::npos);
+    err = error_of(account_with("[[account.folder_map]]\nsource = \"\"\ntarget = \"x\"\n"));
+    CHECK(err.find("/etc/mv/test.toml:9:10: account[0].folder_map[0].source: must not be empty") ==
+          0);
+    err = error_of(account_with("[[account.folder_map]]\nsource = \"a\"\ntarget = 3\n"));
+    CHECK(err.find("account[0].folder_map[0].target: expected a string, found an integer") !=
+          std::string::npos);
+    err = error_of(account_with("folder_map = \"Sent=Sent Items\"\n"));
+    CHECK(err.find("/etc/mv/test.toml:8:14: account[0].folder_map: expected an array of tables, "
+                   "found a string; write each rule as a [[account.folder_map]] section with "
+                   "source = \"...\" and target = \"...\" (account \"a\")") == 0);
+    err = error_of(account_with("folder_map = [\"Sent=Sent Items\"]\n"));
+    CHECK(err.find("account[0].folder_map: expected an array of tables, found an array of other "
+                   "values") != std::string::npos);
+    err = error_of(account_with("[account.folder_map]\nsource = \"a\"\ntarget = \"b\"\n"));
+    CHECK(err.find("account[0].folder_map: expected an array of tables, found a table") !=
+          std::string::npos);
+    err = error_of(
+        account_with("[[account.folder_map]]\nsorce = \"a\"\nsource = \"a\"\ntarget = \"b\"\n"));
+    CHECK(err.find("/etc/mv/test.toml:9:1: account[0].folder_map[0].sorce: unknown key (did you "
+                   "mean source?); valid keys are: source, target") == 0);
+    err = error_of(account_with("[[account.folder_map]]\nsource = \"Archive/\"\ntarget = \"b\"\n"));
+    CHECK(err.find("account[0].folder_map[0].source: \"Archive/\" has an empty level; separate "
+                   "folder levels with a single /") != std::string::npos);
+    err = error_of(account_with("[[account.folder_map]]\nsource = \"a\"\ntarget = \"x//y\"\n"));
+    CHECK(err.find("account[0].folder_map[0].target: \"x//y\" has an empty level") !=
+          std::string::npos);
+    err = error_of(account_with("[[account.folder_map]]\nsource = \"/a\"\ntarget = \"b\"\n"));
+    CHECK(err.find("\"/a\" has an empty level") != std::string::npos);
+    err = error_of(account_with("[[account.folder_map]]\nsource = \"a\\tb\"\ntarget = \"b\"\n"));
+    CHECK(err.find("account[0].folder_map[0].source: \"a?b\" contains a control character") !=
+          std::string::npos);
+    err =
+        error_of(account_with("[[account.folder_map]]\nsource = \"Sent\"\ntarget = \"A\"\n"
+                              "[[account.folder_map]]\nsource = \"Sent\"\ntarget = \"B\"\n"));
+    CHECK(err.find("/etc/mv/test.toml:12:10: account[0].folder_map[1].source: duplicate source "
+                   "\"Sent\": account[0].folder_map[0] already maps it and the first rule wins; "
+                   "remove one of them") == 0);
+    // Restore writes into IMAP accounts only.
+    err = error_of(pop3_with("[[account.folder_map]]\nsource = \"a\"\ntarget = \"b\"\n"));
+    CHECK(err.find("account[0].folder_map: only valid for protocol = \"imap\", this account uses "
+                   "\"pop3\"; remove it") != std::string::npos);
+    // The list of valid account keys names it.
+    err = error_of(account_with("folder_maps = []\n"));
+    CHECK(err.find("account[0].folder_maps: unknown key (did you mean folder_map?)") !=
+          std::string::npos);
+}

@@ -48,6 +48,13 @@ struct password_source {
     std::string origin;
 };
 
+// One [[account.folder_map]] table: when this account is the TARGET of `mailvault restore`, the
+// archived folder `source` (and its subfolders) is restored as `target`. Both UTF-8 with '/'
+// between levels, like --map (whose rules come first); the first matching rule wins.
+struct folder_map_entry {
+    std::string source, target;
+};
+
 struct account {
     std::string name;
     mv::config::protocol protocol = protocol::imap;
@@ -78,6 +85,7 @@ struct account {
     // IMAP only.
     compress_mode compress = compress_mode::never;
     bool enable_qresync = true;
+    std::vector<folder_map_entry> folder_map;  // [[account.folder_map]], in file order
 };
 
 // One [[prune_rule]] table (see docs/retention.md): which archived IMAP messages `mailvault prune`
