@@ -2,8 +2,10 @@
 // flags and INTERNALDATE, resumable through the restore ledger. See docs/restore.md.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
@@ -46,9 +48,31 @@ nlohmann::json to_json(const sync::restore_report& r, bool dry) {
     nlohmann::json j = {{"target", r.target},
                         {"status", r.err ? "failed" : "ok"},
                         {"appends", r.appends},
+                        {"reconnects", r.reconnects},
                         {"folders", folders}};
     if (r.err) j["error"] = {{"kind", errc_name(r.err.code)}, {"message", r.err.message}};
     return j;
+}
+
+// On a terminal: a one-line progress display on stderr (target folder, messages handled of the
+// folder's total, bytes appended), redrawn at most twice a second; and the per-folder lines.
+void attach_output(sync::restore_options& opts, bool json, bool quiet) {
+    if (json || quiet) return;
+    const bool tty = ::isatty(2) == 1;
+    opts.log = [tty](const std::string& line) {
+        std::fprintf(stderr, tty ? "\r\033[K%s\n" : "%s\n", line.c_str());
+    };
+    if (!tty) return;
+    auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+    opts.progress = [last](const sync::restore_progress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        if (p.done < p.total && now - *last < std::chrono::milliseconds(500)) return;
+        *last = now;
+        std::fprintf(stderr, "\r\033[Krestore: %s  %lld/%lld messages  %.1f MB",
+                     p.target_folder.c_str(), static_cast<long long>(p.done),
+                     static_cast<long long>(p.total), static_cast<double>(p.bytes) / 1e6);
+        std::fflush(stderr);
+    };
 }
 
 int run_restore(const std::vector<std::string>& args) {
@@ -102,8 +126,7 @@ int run_restore(const std::vector<std::string>& args) {
                                   "--map '" + m + "' is not SRC=DST (e.g. 'Sent=Sent Items')");
             opts.maps.push_back(*r);
         }
-    if (!json && !vm.count("quiet"))
-        opts.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    attach_output(opts, json, vm.count("quiet") > 0);
 
     const auto path =
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
@@ -230,8 +253,7 @@ int run_migrate(const std::vector<std::string>& args) {
     opts.source_accounts = {from};
     opts.exclude_expunged = true;
     opts.verify = true;
-    if (!json && !vm.count("quiet"))
-        opts.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    attach_output(opts, json, vm.count("quiet") > 0);
     const auto path =
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
     auto arch = open_archive(path, false, false, cfg.zstd_level);

@@ -36,6 +36,7 @@ failure_decision classify_failure(operation_kind op, errc code) noexcept {
                 case operation_kind::connect:
                 case operation_kind::authenticate:
                 case operation_kind::list: return {s::account, false};
+                case operation_kind::append: return {s::message, false};
                 case operation_kind::fetch:
                 case operation_kind::verify_answer:
                 case operation_kind::store:
@@ -74,6 +75,7 @@ const char* operation_name(operation_kind op) noexcept {
         case operation_kind::verify_answer: return "verify-answer";
         case operation_kind::store: return "store";
         case operation_kind::expunge: return "expunge";
+        case operation_kind::append: return "append";
         case operation_kind::archive_write: return "archive-write";
         case operation_kind::archive_read: return "archive-read";
         case operation_kind::local_io: return "local-io";

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <map>
 
 namespace mv::imap {
@@ -441,14 +442,35 @@ mv::error client::expunge() {
     return simple("EXPUNGE", "");
 }
 
-mv::error client::append(const append_request& req, std::optional<appenduid_info>* uid) {
-    auto tag = s_.next_tag();
-    command_builder b(s_.wcaps(), tag, "APPEND");
+namespace {
+
+// The APPEND command for `req` (its literal filled from req.fill when given); nullopt and `err`
+// set when the fill failed.
+std::optional<command_op::command> build_append(session& s, const append_request& req,
+                                                mv::error& err) {
+    auto tag = s.next_tag();
+    command_builder b(s.wcaps(), tag, "APPEND");
     b.mailbox(req.mailbox);
     if (!req.flags.empty()) b.arg(flag_list(req.flags));
     if (req.internaldate) b.arg("\"" + format_internaldate(*req.internaldate) + "\"");
-    b.literal(req.message);
-    command_op op(s_, {make("APPEND", b, tag)});
+    if (req.fill)
+        b.literal(req.size, req.fill);
+    else
+        b.literal(req.message);
+    if (b.fill_error()) {
+        err = b.fill_error();
+        return std::nullopt;
+    }
+    return command_op::command{tag, "APPEND", b.finish()};
+}
+
+}  // namespace
+
+mv::error client::append(const append_request& req, std::optional<appenduid_info>* uid) {
+    mv::error ferr;
+    auto cmd = build_append(s_, req, ferr);
+    if (!cmd) return ferr;
+    command_op op(s_, {std::move(*cmd)});
     op.on_ok = [&](const response& r) -> mv::error {
         if (uid) *uid = parse_appenduid(r);
         return {};
@@ -456,10 +478,76 @@ mv::error client::append(const append_request& req, std::optional<appenduid_info
     return run(op);
 }
 
-mv::error client::create(std::string_view mailbox) {
+bool client::append_pipelines(std::uint64_t size) const {
+    return command_builder(s_.wcaps(), "", "").nonsync_literal(size);
+}
+
+mv::error client::append_many(const std::vector<append_request>& reqs,
+                              std::vector<append_outcome>& out) {
+    out.assign(reqs.size(), append_outcome{});
+    bool pipeline = true;
+    for (const auto& r : reqs)
+        pipeline = pipeline && append_pipelines(r.fill ? r.size : r.message.size());
+    if (!pipeline) {
+        for (std::size_t i = 0; i < reqs.size(); ++i) {
+            if (!usable()) {
+                out[i].err = mv::error(mv::errc::closed, "IMAP: connection lost before APPEND");
+                continue;
+            }
+            // Built (and filled) just before it is sent: one message in memory at a time.
+            auto cmd = build_append(s_, reqs[i], out[i].err);
+            if (!cmd) continue;
+            out[i].sent = true;
+            command_op op(s_, {std::move(*cmd)});
+            op.on_ok = [&](const response& r) -> mv::error {
+                out[i].uid = parse_appenduid(r);
+                return {};
+            };
+            auto e = run(op);
+            out[i].err = e;
+            if (e && !usable()) {
+                for (std::size_t j = i + 1; j < reqs.size(); ++j) out[j].err = e;
+                return e;
+            }
+        }
+        return {};
+    }
+    std::vector<command_op::command> cmds;
+    std::map<std::string, std::size_t> index;  // tag -> request
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        auto cmd = build_append(s_, reqs[i], out[i].err);
+        if (!cmd) continue;
+        out[i].sent = true;
+        index[cmd->tag] = i;
+        cmds.push_back(std::move(*cmd));
+    }
+    if (cmds.empty()) return {};
+    std::vector<bool> answered(reqs.size(), false);
+    command_op op(s_, std::move(cmds));
+    op.on_tagged = [&](const response& r, mv::error e) {
+        auto it = index.find(std::string(r.tag));
+        if (it == index.end()) return;
+        answered[it->second] = true;
+        if (!e) out[it->second].uid = parse_appenduid(r);
+        out[it->second].err = std::move(e);
+    };
+    auto e = run(op);
+    if (e)
+        for (auto& [tag, i] : index)
+            if (!answered[i]) out[i].err = e;
+    return e;
+}
+
+mv::error client::create(std::string_view mailbox, std::string_view use) {
     auto tag = s_.next_tag();
     command_builder b(s_.wcaps(), tag, "CREATE");
     b.mailbox(mailbox);
+    if (!use.empty() && s_.caps.has("CREATE-SPECIAL-USE")) {
+        bool atom = use.size() > 1 && use[0] == '\\';
+        for (char c : use.substr(1)) atom = atom && std::isalnum(static_cast<unsigned char>(c));
+        if (!atom) return mv::error(mv::errc::internal, "CREATE: bad special-use attribute");
+        b.arg("(USE (" + std::string(use) + "))");
+    }
     command_op op(s_, {make("CREATE", b, tag)});
     return run(op);
 }

@@ -55,6 +55,17 @@ struct append_request {
     std::vector<std::string> flags;
     std::optional<std::int64_t> internaldate;  // UTC epoch
     std::string_view message;
+    // Instead of `message`: the literal's size and a function appending exactly that many bytes
+    // to the command buffer (streamed from the archive; the message is held once).
+    std::uint64_t size = 0;
+    command_builder::literal_fill fill;
+};
+
+// What one APPEND of append_many() came to.
+struct append_outcome {
+    mv::error err;  // NO / BAD of this command, a fill error (not sent), or the connection's end
+    std::optional<appenduid_info> uid;  // [APPENDUID] (UIDPLUS)
+    bool sent = false;                  // the command went out (a fill error: false)
 };
 
 class client {
@@ -93,8 +104,19 @@ public:
     mv::error uid_expunge(const uid_set& uids);
     mv::error expunge();
     mv::error append(const append_request& req, std::optional<appenduid_info>* uid = nullptr);
-    // CREATE mailbox (UTF-8 name, encoded like every mailbox argument).
-    mv::error create(std::string_view mailbox);
+    // Several APPENDs: pipelined (all sent, then all answers read) when every literal is
+    // non-synchronizing (LITERAL+, or LITERAL- up to 4096 bytes), else one after another.
+    // `out` gets one outcome per request, in order; one refused APPEND does not stop the
+    // others. The result is the connection's failure (network, BYE, protocol), if any: then the
+    // outcomes of commands without an answer carry it too.
+    mv::error append_many(const std::vector<append_request>& reqs,
+                          std::vector<append_outcome>& out);
+    // Would an APPEND of this size go without waiting for '+' (and so pipeline)?
+    bool append_pipelines(std::uint64_t size) const;
+    // CREATE mailbox (UTF-8 name, encoded like every mailbox argument); with `use` (a
+    // special-use attribute such as "\\Sent") and CREATE-SPECIAL-USE offered, CREATE ... (USE
+    // (attr)) (RFC 6154).
+    mv::error create(std::string_view mailbox, std::string_view use = {});
     // NAMESPACE (RFC 2342): the first personal namespace's prefix and delimiter (0: NIL).
     // Without the capability: errc::unsupported. No personal namespace: prefix empty.
     mv::error personal_namespace(std::string& prefix, char& delimiter);

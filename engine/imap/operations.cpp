@@ -96,7 +96,10 @@ next_action op_base::pump() {
 void op_base::dispatch(const response& r) {
     if (r.type == resp_type::continuation) {
         if (!waiting_.empty()) {
-            queued_ += waiting_.front();
+            if (queued_.empty())
+                queued_ = std::move(waiting_.front());
+            else
+                queued_ += waiting_.front();
             waiting_.pop_front();
         } else {
             on_continuation(r);
@@ -137,10 +140,12 @@ void op_base::send(const std::string& tag, std::vector<std::string> pieces) {
     for (std::size_t i = 0; i < pieces.size(); ++i) {
         if (i > 0)
             waiting_.push_back(std::move(pieces[i]));
-        else if (waiting_.empty())
-            queued_ += pieces[0];
-        else
+        else if (!waiting_.empty())
             waiting_.back() += pieces[0];
+        else if (queued_.empty())
+            queued_ = std::move(pieces[0]);  // a large literal is not copied
+        else
+            queued_ += pieces[0];
     }
 }
 
@@ -266,6 +271,10 @@ void command_op::on_response(const response& r) {
         if (r.has_code("CAPABILITY")) set_caps(r.code_args);
         auto e = tagged_status(r, name, no_code);
         if (!e && on_ok) e = on_ok(r);
+        if (on_tagged) {
+            on_tagged(r, std::move(e));
+            e = {};
+        }
         if (e && !first_err_) first_err_ = std::move(e);
         if (tags_.empty()) {
             if (!first_err_ && upgrade)

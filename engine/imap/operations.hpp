@@ -114,6 +114,9 @@ public:
 
     untagged_fn on_untagged;
     ok_fn on_ok;
+    // Set: every tagged response's outcome (OK after on_ok, NO, BAD) goes here instead of
+    // becoming the operation's result (pipelined commands that may fail one by one: APPEND).
+    std::function<void(const response&, mv::error)> on_tagged;
     continuation_fn on_cont;  // AUTHENTICATE steps; nullopt -> protocol error
     mv::errc no_code = mv::errc::server_no;
     // After OK: ask the runner for TLS (STARTTLS) or deflate (COMPRESS), refusing any bytes the

@@ -68,13 +68,35 @@ command_builder& command_builder::append(std::string_view raw) {
     return *this;
 }
 
+bool command_builder::nonsync_literal(std::uint64_t size) const {
+    return caps_.literals == literal_mode::plus ||
+           (caps_.literals == literal_mode::minus && size <= 4096);
+}
+
 command_builder& command_builder::literal(std::string_view data) {
-    bool nonsync = caps_.literals == literal_mode::plus ||
-                   (caps_.literals == literal_mode::minus && data.size() <= 4096);
+    const bool nonsync = nonsync_literal(data.size());
     auto& p = pieces_.back();
     p.append(" {").append(std::to_string(data.size())).append(nonsync ? "+}\r\n" : "}\r\n");
     if (!nonsync) pieces_.emplace_back();
     pieces_.back().append(data);
+    return *this;
+}
+
+command_builder& command_builder::literal(std::uint64_t size, const literal_fill& fill) {
+    const bool nonsync = nonsync_literal(size);
+    auto& p = pieces_.back();
+    p.append(" {").append(std::to_string(size)).append(nonsync ? "+}\r\n" : "}\r\n");
+    if (!nonsync) pieces_.emplace_back();
+    auto& body = pieces_.back();
+    const auto before = body.size();
+    body.reserve(before + size + 2);
+    if (auto e = fill(body)) {
+        fill_err_ = std::move(e);
+    } else if (body.size() - before != size) {
+        fill_err_ = mv::error(mv::errc::internal,
+                              "APPEND literal: " + std::to_string(body.size() - before) +
+                                  " bytes produced, " + std::to_string(size) + " announced");
+    }
     return *this;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,14 @@ public:
     command_builder& astring(std::string_view s);     // atom, quoted or literal
     command_builder& string(std::string_view s);      // quoted or literal
     command_builder& literal(std::string_view data);  // always a literal (APPEND message)
+    // A literal of `size` bytes that `fill` appends to the command buffer itself (e.g. streamed
+    // from the archive): the bytes are held once, in the command. `fill` must append exactly
+    // `size` bytes or return an error (the builder then reports that error from fill_error()).
+    using literal_fill = std::function<mv::error(std::string& out)>;
+    command_builder& literal(std::uint64_t size, const literal_fill& fill);
+    const mv::error& fill_error() const { return fill_err_; }
+    // Would a literal of this size be sent without waiting for '+' (LITERAL+ / LITERAL-)?
+    bool nonsync_literal(std::uint64_t size) const;
     command_builder& mailbox(std::string_view utf8_name);  // mUTF-7 (or UTF-8) astring
 
     std::size_t line_size() const { return pieces_.back().size(); }
@@ -50,6 +59,7 @@ public:
 private:
     writer_caps caps_;
     std::vector<std::string> pieces_;
+    mv::error fill_err_;
 };
 
 // Encodes a mailbox name for the wire: INBOX normalised, mUTF-7 unless utf8.

@@ -1,14 +1,20 @@
 #include "sync/restore.hpp"
 
+#include "sync/folder_mapping.hpp"
+
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "archive/archive.hpp"
 #include "archive/ledger.hpp"
 #include "imap/uid_set.hpp"
 #include "imap/writer.hpp"
 #include "mailvault/crashpoint.hpp"
+#include "mailvault/failure_policy.hpp"
 
 namespace mv::sync {
 
@@ -99,79 +105,184 @@ struct pending_confirm {
     std::optional<std::uint32_t> uidvalidity, uid;
 };
 
+// How the target answered one APPEND that was not OK.
+enum class refusal {
+    too_big,     // [TOOBIG] / [LIMIT]: skipped
+    over_quota,  // [OVERQUOTA]: skipped (smaller ones may still fit)
+    later,       // [THROTTLED] / [UNAVAILABLE] / [INUSE]: back off and send it again
+    gone,        // [TRYCREATE]: the folder is not there any more
+    other,       // anything else: skipped (after one try without keywords)
+};
+
+refusal classify_refusal(const mv::error& e) {
+    if (contains_code(e, "TOOBIG") || contains_code(e, "LIMIT")) return refusal::too_big;
+    if (contains_code(e, "OVERQUOTA")) return refusal::over_quota;
+    if (contains_code(e, "THROTTLED") || contains_code(e, "UNAVAILABLE") ||
+        contains_code(e, "INUSE"))
+        return refusal::later;
+    if (contains_code(e, "TRYCREATE") || contains_code(e, "NONEXISTENT")) return refusal::gone;
+    return refusal::other;
+}
+
+// One message on its way to the target.
+struct outgoing {
+    std::size_t index = 0;  // into the folder's items
+    std::vector<std::string> flags;
+    bool keywords_dropped = false;  // sent once more with system flags only
+    int attempts = 0;               // sends answered [THROTTLED] / [UNAVAILABLE]
+    std::string last_refusal;
+};
+
 class restorer {
 public:
     restorer(const config::account& target, shared_archive& ar, const restore_options& opts,
-             imap::client& c, restore_report& rep)
-        : target_(target), ar_(ar), opts_(opts), c_(c), rep_(rep), ledger_(ar.a) {}
+             restore_report& rep)
+        : target_(target), ar_(ar), opts_(opts), rep_(rep), ledger_(ar.a) {}
 
-    std::string prefix;
-    char delim = 0;
-    std::set<std::string> existing;  // UTF-8 names on the target
-    std::optional<std::uint64_t> limit;
+    // Opens (or opens again) the target session: login, NAMESPACE, LIST.
+    mv::error connect() {
+        s_ = imap_session{};
+        try {
+            const std::string password = config::resolve_password(target_);
+            s_ = opts_.open_session ? opts_.open_session(target_, password)
+                                    : open_imap(target_, password);
+        } catch (const mv::failure& f) {
+            return f.err;
+        }
+        auto& c = *s_.client;
+        prefix_.clear();
+        delim_ = 0;
+        bool ns = false;
+        if (c.caps().has("NAMESPACE")) {
+            if (auto e = c.personal_namespace(prefix_, delim_)) {
+                if (!c.usable()) return e;
+            } else {
+                ns = true;
+            }
+        }
+        std::vector<imap::list_entry> listing;
+        imap::list_request lr;
+        lr.special_use = true;  // RETURN (SPECIAL-USE) when offered: folders by attribute
+        lr.status = false;
+        if (auto e = c.list(lr, listing)) return e;
+        existing_.clear();
+        layout_ = target_layout{};
+        for (const auto& l : listing) {
+            auto name = imap::decode_mailbox_name(l.name, c.state().utf8);
+            if (!l.has_attribute("\\Noselect") && !l.has_attribute("\\NonExistent"))
+                existing_.insert(name);
+            layout_.mailboxes.push_back({std::move(name), l.attributes});
+            if ((!ns || delim_ == 0) && l.delimiter && delim_ == 0) delim_ = l.delimiter;
+        }
+        layout_.ns_prefix = prefix_;
+        layout_.delim = delim_;
+        layout_.create_special_use = c.caps().has("CREATE-SPECIAL-USE");
+        limit_ = append_limit(c.caps());
+        return {};
+    }
 
-    // false: the connection is gone (account error set).
-    bool folder(const source_folder& src) {
-        restore_folder_report fr;
+    // Where every archived folder of the source accounts goes (folder_mapping.hpp): computed
+    // once, from all of them (not only the selected ones), so a rerun places each folder the
+    // same way whatever --folder says.
+    void plan_folders(const std::vector<source_folder>& all,
+                      const std::vector<folder_map_rule>& rules) {
+        std::vector<mapping_source> ms;
+        for (const auto& f : all) {
+            mapping_source m;
+            m.account = f.account;
+            m.name = f.mb.name;
+            m.delim = f.mb.delimiter && !f.mb.delimiter->empty() ? (*f.mb.delimiter)[0] : char(0);
+            m.special_use = f.mb.special_use;
+            ms.push_back(std::move(m));
+        }
+        auto choices = plan_folder_mapping(ms, rules, layout_);
+        choice_.clear();
+        taken_.clear();
+        for (std::size_t i = 0; i < all.size() && i < choices.size(); ++i) {
+            taken_.insert(choices[i].name);
+            choice_[all[i].mb.id] = std::move(choices[i]);
+        }
+    }
+
+    imap::client& c() { return *s_.client; }
+
+    // The report of a folder before anything is sent: names and the archived entries.
+    void begin_folder(const source_folder& src, restore_folder_report& fr) {
+        fr = restore_folder_report{};
         fr.source_account = src.account;
         fr.source_folder = src.mb.name;
         const char sdelim =
             src.mb.delimiter && !src.mb.delimiter->empty() ? (*src.mb.delimiter)[0] : char(0);
-        auto tn = map_folder_name(src.mb.name, sdelim, opts_.maps, prefix, delim);
-        fr.target_folder = tn.name;
-        fr.note = tn.note;
-        name_ = tn.name;
-
-        std::vector<restore_item> items;
-        std::vector<std::string> flags;
+        create_use_.reset();
+        if (auto ch = choice_.find(src.mb.id); ch != choice_.end()) {
+            fr.target_folder = ch->second.name;
+            fr.note = ch->second.note;
+            create_use_ = ch->second.create_use;
+        } else {
+            auto tn = map_folder_name(src.mb.name, sdelim, opts_.maps, prefix_, delim_);
+            fr.target_folder = tn.name;
+            fr.note = tn.note;
+        }
+        counted_.clear();
+        items_.clear();
+        flags_.clear();
         uids_.clear();
         // Restoring into the account the folder came from: the same folder (same name, same
         // UIDVALIDITY) still holds what its UIDs say; anywhere else in that account, every
         // message is looked up before it is appended.
         in_place_ = src.account == target_.name;
-        same_folder_ = in_place_ && tn.name == src.mb.name;
+        same_folder_ = in_place_ && fr.target_folder == src.mb.name;
         source_uidvalidity_ = src.mb.uidvalidity;
-        {
-            std::lock_guard lk(ar_.mu);
-            std::map<std::int64_t, std::int64_t> first_seen;
+        std::lock_guard lk(ar_.mu);
+        std::map<std::int64_t, std::int64_t> first_seen;
+        if (opts_.as_of) {
+            archive::entry_filter ef;
+            ef.account = src.account;
+            ef.mailbox = src.mb.wire_name;
+            for (const auto& r : ar_.a.purge_rows(ef))
+                if (r.mailbox_id == src.mb.id) first_seen[r.entry_id] = r.first_seen;
+        }
+        std::map<std::string, std::uint64_t> raw_size;  // by content hex: the literal's size
+        ar_.a.for_each_entry(src.mb.id, [&](const archive::entry_view& e) {
             if (opts_.as_of) {
-                archive::entry_filter ef;
-                ef.account = src.account;
-                ef.mailbox = src.mb.wire_name;
-                for (const auto& r : ar_.a.purge_rows(ef))
-                    if (r.mailbox_id == src.mb.id) first_seen[r.entry_id] = r.first_seen;
-            }
-            ar_.a.for_each_entry(src.mb.id, [&](const archive::entry_view& e) {
-                if (opts_.as_of) {
-                    auto fs = first_seen.find(e.id);
-                    if (fs == first_seen.end() ||
-                        !present_at(fs->second, e.expunged_at, *opts_.as_of))
-                        return;
-                } else if (opts_.exclude_expunged && e.expunged_at) {
+                auto fs = first_seen.find(e.id);
+                if (fs == first_seen.end() || !present_at(fs->second, e.expunged_at, *opts_.as_of))
                     return;
-                }
-                items.push_back({e.id, e.content, e.size, e.internaldate});
-                flags.push_back(e.flags);
-                uids_.push_back(e.uid);
-            });
-        }
-        fr.entries = static_cast<std::int64_t>(items.size());
-        bool ok = run_folder(fr, items, flags);
-        if (opts_.log) {
-            std::string line = src.account + "/" + src.mb.name + " -> " + fr.target_folder + ": ";
-            if (opts_.dry_run)
-                line += std::to_string(fr.would_append) + " to append, " +
-                        std::to_string(fr.to_resolve) + " to look up, " +
-                        std::to_string(fr.already) + " already there";
-            else
-                line += std::to_string(fr.appended) + " appended, " +
-                        std::to_string(fr.already + fr.matched) + " already there, " +
-                        std::to_string(fr.skipped.size()) + " skipped";
-            if (fr.err) line += "; error: " + fr.err.message;
-            opts_.log(line);
-        }
-        rep_.folders.push_back(std::move(fr));
-        return ok;
+            } else if (opts_.exclude_expunged && e.expunged_at) {
+                return;
+            }
+            items_.push_back({e.id, e.content, e.size, e.internaldate});
+            flags_.push_back(e.flags);
+            uids_.push_back(e.uid);
+        });
+        // The exact byte count of each archived copy (the entry's size is what the server
+        // said): it is the APPEND literal's size and what a lookup on the target compares.
+        for (auto& it : items_)
+            if (auto ci = ar_.a.content(it.content)) it.size = ci->raw_size;
+        fr.entries = static_cast<std::int64_t>(items_.size());
+    }
+
+    // false: the connection is gone (rep_.err set; a reconnect may resume the folder).
+    bool folder(restore_folder_report& fr) {
+        name_ = fr.target_folder;
+        fr.err = {};
+        return run_folder(fr);
+    }
+
+    void log_folder(const restore_folder_report& fr) const {
+        if (!opts_.log) return;
+        std::string line =
+            fr.source_account + "/" + fr.source_folder + " -> " + fr.target_folder + ": ";
+        if (opts_.dry_run)
+            line += std::to_string(fr.would_append) + " to append, " +
+                    std::to_string(fr.to_resolve) + " to look up, " + std::to_string(fr.already) +
+                    " already there";
+        else
+            line += std::to_string(fr.appended) + " appended, " +
+                    std::to_string(fr.already + fr.matched) + " already there, " +
+                    std::to_string(fr.skipped.size()) + " skipped";
+        if (fr.err) line += "; error: " + fr.err.message;
+        opts_.log(line);
     }
 
 private:
@@ -180,8 +291,15 @@ private:
         return false;
     }
 
+    // Counts an entry's outcome once per run, however many reconnects it took.
+    bool first_time(std::int64_t entry_id) { return counted_.insert(entry_id).second; }
+
+    void skip(restore_folder_report& fr, std::int64_t entry_id, std::string reason) {
+        if (first_time(entry_id)) fr.skipped.push_back({entry_id, std::move(reason)});
+    }
+
     bool is_existing(const std::string& n) const {
-        if (existing.count(n)) return true;
+        if (existing_.count(n)) return true;
         if (n.size() == 5) {
             std::string up;
             for (char ch : n) up += static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
@@ -190,8 +308,69 @@ private:
         return false;
     }
 
-    bool run_folder(restore_folder_report& fr, const std::vector<restore_item>& items,
-                    const std::vector<std::string>& flags) {
+    // CREATE name_ (with USE when the plan says so and the target offers it). A NO to CREATE
+    // with USE: created without it (noted). A NO to a plain CREATE (a name this server does
+    // not allow): the next fallback name (folder_mapping.hpp), reported, never a silent merge;
+    // a fallback that already exists (made by an earlier run) is used as it is.
+    mv::error create_folder(restore_folder_report& fr) {
+        auto& c = this->c();
+        const std::string wanted = name_;
+        mv::error first;
+        for (int attempt = 0; attempt <= 3; ++attempt) {
+            if (attempt > 0) {
+                std::set<std::string> others = taken_;
+                others.erase(wanted);
+                name_ = fallback_folder_name(wanted, prefix_, delim_, attempt, others);
+                if (is_existing(name_)) break;
+            }
+            mv::error e;
+            if (attempt == 0 && create_use_) {
+                e = c.create(name_, *create_use_);
+                if (e && c.usable() && e.code == errc::server_no) {
+                    fr.note += std::string(fr.note.empty() ? "" : "; ") + "created without " +
+                               *create_use_ + " (the target refused CREATE with USE: " + e.message +
+                               ")";
+                    e = c.create(name_);
+                }
+            } else {
+                e = c.create(name_);
+            }
+            if (!e) {
+                fr.created = true;
+                break;
+            }
+            if (!c.usable() || (e.code != errc::server_no && e.code != errc::server_bad))
+                return mv::error(e.code,
+                                 "cannot create '" + name_ + "' on the target: " + e.message);
+            if (!first) first = e;
+            if (attempt == 3)
+                return mv::error(e.code,
+                                 "cannot create '" + wanted +
+                                     "' on the target, nor a fallback name: " + first.message);
+        }
+        existing_.insert(name_);
+        taken_.insert(name_);
+        if (name_ != wanted)
+            fr.note += std::string(fr.note.empty() ? "" : "; ") + "the target refused '" + wanted +
+                       "' (" + first.message + "): restored as '" + name_ + "'";
+        return {};
+    }
+
+    void report_progress(const restore_folder_report& fr) {
+        if (!opts_.progress) return;
+        restore_progress p;
+        p.source_account = fr.source_account;
+        p.source_folder = fr.source_folder;
+        p.target_folder = fr.target_folder;
+        p.done = static_cast<std::int64_t>(counted_.size());
+        p.total = fr.entries;
+        p.bytes = fr.bytes;
+        opts_.progress(p);
+    }
+
+    bool run_folder(restore_folder_report& fr) {
+        auto& c = this->c();
+        const auto& items = items_;
         std::vector<archive::ledger_row> rows;
         {
             std::lock_guard lk(ar_.mu);
@@ -199,76 +378,39 @@ private:
         }
         if (!is_existing(name_)) {
             if (opts_.dry_run) {
-                count_dry(fr, items, plan_restore_folder(items, rows, std::nullopt, limit));
+                count_dry(fr, items, plan_restore_folder(items, rows, std::nullopt, limit_));
                 return true;
             }
-            if (auto e = c_.create(name_)) {
-                fr.err =
-                    mv::error(e.code, "cannot create '" + name_ + "' on the target: " + e.message);
-                return c_.usable() || fail_account(e);
+            if (auto e = create_folder(fr)) {
+                fr.err = e;
+                return c.usable() || fail_account(e);
             }
-            fr.created = true;
-            existing.insert(name_);
+            if (name_ != fr.target_folder) {
+                fr.target_folder = name_;
+                std::lock_guard lk(ar_.mu);
+                rows = ledger_.rows(target_.name, name_);
+            }
         }
         imap::select_request sr;
         sr.mailbox = name_;
         sr.read_only = opts_.dry_run;
         imap::select_result res;
-        if (auto e = c_.select(sr, res)) {
+        if (auto e = c.select(sr, res)) {
             fr.err = e;
-            return c_.usable() || fail_account(e);
+            return c.usable() || fail_account(e);
         }
         uidvalidity_ = res.state.uidvalidity;
         fr.target_uidvalidity = uidvalidity_;
         permanent_ = res.state.permanent_flags;
         permanent_known_ = !permanent_.empty();
-        auto plan = plan_restore_folder(items, rows, uidvalidity_, limit);
+        auto plan = plan_restore_folder(items, rows, uidvalidity_, limit_);
         if (opts_.dry_run) {
             count_dry(fr, items, plan);
             return true;
         }
         if (in_place_) {
-            const bool same_generation =
-                same_folder_ && source_uidvalidity_ && source_uidvalidity_ == uidvalidity_;
-            std::set<std::uint32_t> live;
-            if (same_generation) {
-                imap::search_result all;
-                if (auto e = c_.uid_search("ALL", all)) {
-                    fr.err = e;
-                    return c_.usable() || fail_account(e);
-                }
-                live.insert(all.ids.begin(), all.ids.end());
-            }
-            std::map<std::int64_t, const archive::ledger_row*> row_of;
-            for (const auto& r : rows) row_of[r.entry_id] = &r;
-            for (auto& p : plan) {
-                if (p.action == restore_action::skip_too_big) continue;
-                const auto& it = items[p.index];
-                if (!same_generation) {
-                    if (p.action == restore_action::append) {
-                        p.action = restore_action::resolve;
-                        p.reason = "restoring into the source account: look before appending";
-                    }
-                    continue;
-                }
-                // The same folder: what is gone from it comes back, whatever the ledger says.
-                const auto uid = uids_[p.index];
-                std::optional<std::uint32_t> ours;
-                if (auto r = row_of.find(it.entry_id);
-                    r != row_of.end() && r->second->target_uid &&
-                    r->second->target_uidvalidity == uidvalidity_)
-                    ours = r->second->target_uid;
-                const bool here = (uid && live.count(*uid)) || (ours && live.count(*ours));
-                if (here) {
-                    if (p.action == restore_action::already) continue;
-                    p.action = restore_action::already;
-                    p.reason = "still on the server under its UID";
-                    batch_.push_back({it.entry_id, it.content, uidvalidity_,
-                                      uid && live.count(*uid) ? uid : ours});
-                } else if (p.action == restore_action::already) {
-                    p.action = restore_action::append;  // deleted since: put it back
-                }
-            }
+            if (!plan_in_place(fr, rows, plan)) return c.usable() || fail_account(fr.err);
+            if (fr.err) return true;
         }
         claimed_.clear();
         for (const auto& r : rows)
@@ -277,61 +419,308 @@ private:
                 claimed_.insert(*r.target_uid);
         for (const auto& b : batch_)
             if (b.uid) claimed_.insert(*b.uid);
-        bool alive = true;
+
+        // Already there, too big, or looked up on the target first (never appended blindly).
+        std::vector<outgoing> to_send;
         for (const auto& p : plan) {
             const auto& it = items[p.index];
             if (p.action == restore_action::already) {
                 // With a reason: found on the server in place (counted as matched).
-                if (p.reason.empty())
-                    ++fr.already;
-                else
-                    ++fr.matched;
+                if (first_time(it.entry_id)) ++(p.reason.empty() ? fr.already : fr.matched);
                 continue;
             }
             if (p.action == restore_action::skip_too_big) {
-                fr.skipped.push_back({it.entry_id, p.reason});
+                skip(fr, it.entry_id, p.reason);
                 continue;
             }
-            std::string msg;
-            {
-                std::lock_guard lk(ar_.mu);
-                if (auto e = ar_.a.read_content(it.content, msg)) {
-                    fr.skipped.push_back({it.entry_id, "archived copy unreadable: " + e.message});
-                    continue;
-                }
-            }
             if (p.action == restore_action::resolve) {
+                std::string msg;
+                {
+                    std::lock_guard lk(ar_.mu);
+                    if (auto e = ar_.a.read_content(it.content, msg)) {
+                        skip(fr, it.entry_id, "archived copy unreadable: " + e.message);
+                        continue;
+                    }
+                }
                 std::optional<std::uint32_t> uid;
                 mv::error e = resolve(it, msg, uid);
                 if (e) {
                     fr.err = mv::error(e.code, "looking up entry " + std::to_string(it.entry_id) +
                                                    " on the target: " + e.message);
-                    alive = c_.usable() || fail_account(e);
-                    break;  // never append blindly
+                    flush();
+                    return c.usable() || fail_account(e);  // never append blindly
                 }
                 if (uid) {
-                    ++fr.matched;
+                    if (first_time(it.entry_id)) ++fr.matched;
                     claimed_.insert(*uid);
                     batch_.push_back({it.entry_id, it.content, uidvalidity_, uid});
                     if (batch_.size() >= opts_.confirm_batch) flush();
                     continue;
                 }
             }
-            if (!append_one(fr, it, flags[p.index], msg)) {
-                alive = false;
-                break;
-            }
+            outgoing o;
+            o.index = p.index;
+            auto fp = plan_flags(archive::split_flags(flags_[p.index]), permanent_,
+                                 permanent_known_, opts_.include_deleted);
+            if (first_time_keywords(it.entry_id))
+                for (const auto& k : fp.refused)
+                    fr.dropped_keywords.push_back("entry " + std::to_string(it.entry_id) + ": " +
+                                                  k);
+            o.flags = std::move(fp.send);
+            to_send.push_back(std::move(o));
         }
         flush();
+        report_progress(fr);
+        bool alive = send_all(fr, to_send);
+        flush();
+        report_progress(fr);
         if (alive && !fr.err && opts_.verify) {
             if (auto e = verify(fr)) {
                 fr.err = mv::error(e.code, "verifying the target copy: " + e.message);
-                alive = c_.usable() || fail_account(e);
+                alive = c.usable() || fail_account(e);
             }
         }
         return alive;
     }
 
+    bool first_time_keywords(std::int64_t entry_id) {
+        return keyword_reported_.insert(entry_id).second;
+    }
+
+    // The same folder restored into itself: the server's UID list decides. false: a search
+    // failed (fr.err set).
+    bool plan_in_place(restore_folder_report& fr, const std::vector<archive::ledger_row>& rows,
+                       std::vector<planned_item>& plan) {
+        const bool same_generation =
+            same_folder_ && source_uidvalidity_ && source_uidvalidity_ == uidvalidity_;
+        std::set<std::uint32_t> live;
+        if (same_generation) {
+            imap::search_result all;
+            if (auto e = c().uid_search("ALL", all)) {
+                fr.err = e;
+                return false;
+            }
+            live.insert(all.ids.begin(), all.ids.end());
+        }
+        std::map<std::int64_t, const archive::ledger_row*> row_of;
+        for (const auto& r : rows) row_of[r.entry_id] = &r;
+        for (auto& p : plan) {
+            if (p.action == restore_action::skip_too_big) continue;
+            const auto& it = items_[p.index];
+            if (!same_generation) {
+                if (p.action == restore_action::append) {
+                    p.action = restore_action::resolve;
+                    p.reason = "restoring into the source account: look before appending";
+                }
+                continue;
+            }
+            // The same folder: what is gone from it comes back, whatever the ledger says.
+            const auto uid = uids_[p.index];
+            std::optional<std::uint32_t> ours;
+            if (auto r = row_of.find(it.entry_id); r != row_of.end() && r->second->target_uid &&
+                                                   r->second->target_uidvalidity == uidvalidity_)
+                ours = r->second->target_uid;
+            const bool here = (uid && live.count(*uid)) || (ours && live.count(*ours));
+            if (here) {
+                if (p.action == restore_action::already) continue;
+                p.action = restore_action::already;
+                p.reason = "still on the server under its UID";
+                batch_.push_back(
+                    {it.entry_id, it.content, uidvalidity_, uid && live.count(*uid) ? uid : ours});
+            } else if (p.action == restore_action::already) {
+                p.action = restore_action::append;  // deleted since: put it back
+            }
+        }
+        return true;
+    }
+
+    // Sends `queue` in windows of pipelined APPENDs; what the target asks to send later is sent
+    // again after a back-off. false: the connection is gone.
+    bool send_all(restore_folder_report& fr, std::vector<outgoing> queue) {
+        auto delay = opts_.backoff_initial;
+        while (!queue.empty()) {
+            std::vector<outgoing> later;
+            std::size_t pos = 0;
+            while (pos < queue.size()) {
+                // One window: up to window_messages and window_bytes (at least one message).
+                std::size_t end = pos;
+                std::uint64_t bytes = 0;
+                while (end < queue.size() &&
+                       end - pos < std::max<std::size_t>(1, opts_.window_messages)) {
+                    const auto sz = items_[queue[end].index].size;
+                    if (end > pos && bytes + sz > opts_.window_bytes) break;
+                    bytes += sz;
+                    ++end;
+                }
+                std::vector<outgoing> window(std::make_move_iterator(queue.begin() + pos),
+                                             std::make_move_iterator(queue.begin() + end));
+                pos = end;
+                const auto r = send_window(fr, window, later);
+                if (r == window_result::connection_gone) return false;
+                if (r == window_result::folder_gone) return true;
+            }
+            if (later.empty()) break;
+            // The target asked us to slow down: wait, then send those again.
+            if (opts_.log)
+                opts_.log(fr.target_folder + ": the target asked to wait (" +
+                          later.front().last_refusal + "); sending " +
+                          std::to_string(later.size()) + " again in " +
+                          std::to_string(delay.count()) + " ms");
+            std::this_thread::sleep_for(delay);
+            delay = std::min(opts_.backoff_max, delay * 2);
+            queue = std::move(later);
+        }
+        return true;
+    }
+
+    enum class window_result { ok, connection_gone, folder_gone };
+
+    window_result send_window(restore_folder_report& fr, std::vector<outgoing>& window,
+                              std::vector<outgoing>& later) {
+        auto& c = this->c();
+        {
+            // Every intent of the window is durable before the first byte is sent: after a
+            // crash (or a power loss) the next run looks for these on the target first.
+            std::lock_guard lk(ar_.mu);
+            archive::transaction tx(ar_.a);
+            for (const auto& o : window) {
+                const auto& it = items_[o.index];
+                ledger_.record_intent(target_.name, name_, it.entry_id, it.content, uidvalidity_);
+            }
+            tx.commit(archive::durability::full);
+        }
+        mv::crash_point("restore.intent");
+        std::vector<imap::append_request> reqs;
+        reqs.reserve(window.size());
+        for (const auto& o : window) {
+            const auto& it = items_[o.index];
+            imap::append_request req;
+            req.mailbox = name_;
+            req.flags = o.flags;
+            req.internaldate = it.internaldate;
+            req.size = it.size;
+            const auto content = it.content;
+            req.fill = [this, content](std::string& out) {
+                // Straight from the archive into the command (re-hashed as it is read).
+                std::lock_guard lk(ar_.mu);
+                return ar_.a.read_content(content,
+                                          [&out](std::string_view chunk) { out.append(chunk); });
+            };
+            reqs.push_back(std::move(req));
+        }
+        std::vector<imap::append_outcome> outs;
+        rep_.appends += static_cast<std::int64_t>(window.size());
+        const auto conn_err = c.append_many(reqs, outs);
+        reqs.clear();
+        mv::crash_point("restore.appended");
+        std::vector<std::int64_t> forget;
+        bool gone = false;
+        for (std::size_t i = 0; i < window.size(); ++i) {
+            auto& o = window[i];
+            const auto& it = items_[o.index];
+            const auto& out = outs[i];
+            if (!out.sent) {
+                rep_.appends -= 1;
+                forget.push_back(it.entry_id);
+                skip(fr, it.entry_id, "archived copy unreadable: " + out.err.message);
+                continue;
+            }
+            if (!out.err) {
+                std::optional<std::uint32_t> v = uidvalidity_, uid;
+                if (out.uid && out.uid->uids.count() == 1) {
+                    v = out.uid->uidvalidity;
+                    uid = out.uid->uids.ranges.front().first;
+                    if (v == uidvalidity_) claimed_.insert(*uid);
+                }
+                if (first_time(it.entry_id)) {
+                    ++fr.appended;
+                    fr.bytes += static_cast<std::int64_t>(it.size);
+                }
+                batch_.push_back({it.entry_id, it.content, v, uid});
+                continue;
+            }
+            if (out.err.code != errc::server_no && out.err.code != errc::server_bad) {
+                // No answer (the connection ended): the intent stays, the next attempt looks on
+                // the target before appending again.
+                continue;
+            }
+            const auto why = classify_refusal(out.err);
+            switch (why) {
+                case refusal::later:
+                    o.last_refusal = out.err.message;
+                    if (++o.attempts > opts_.max_retries) {
+                        forget.push_back(it.entry_id);
+                        skip(fr, it.entry_id,
+                             "the target kept refusing it (" + std::to_string(o.attempts) +
+                                 " tries): " + out.err.message);
+                    } else {
+                        later.push_back(std::move(o));  // the intent stays until it is sent
+                    }
+                    break;
+                case refusal::too_big:
+                    forget.push_back(it.entry_id);
+                    skip(fr, it.entry_id, "too big for the target: " + out.err.message);
+                    break;
+                case refusal::over_quota:
+                    forget.push_back(it.entry_id);
+                    skip(fr, it.entry_id,
+                         "target over quota (free space there and rerun): " + out.err.message);
+                    break;
+                case refusal::gone:
+                    forget.push_back(it.entry_id);
+                    gone = true;
+                    break;
+                case refusal::other: {
+                    std::vector<std::string> system, keywords;
+                    for (const auto& f : o.flags) (f[0] == '\\' ? system : keywords).push_back(f);
+                    if (!keywords.empty() && !o.keywords_dropped) {
+                        // A keyword the target refuses: once more with system flags only.
+                        for (const auto& k : keywords)
+                            fr.dropped_keywords.push_back("entry " + std::to_string(it.entry_id) +
+                                                          ": " + k + " (" + out.err.message + ")");
+                        o.flags = system;
+                        o.keywords_dropped = true;
+                        later_now_.push_back(std::move(o));
+                    } else {
+                        forget.push_back(it.entry_id);
+                        skip(fr, it.entry_id, "refused: " + out.err.message);
+                    }
+                    break;
+                }
+            }
+        }
+        if (!forget.empty()) {
+            std::lock_guard lk(ar_.mu);
+            archive::transaction tx(ar_.a);
+            for (auto id : forget) ledger_.forget(target_.name, name_, id);  // nothing stored
+            tx.commit();
+        }
+        flush();
+        report_progress(fr);
+        if (conn_err) {
+            // The connection broke (or the stream cannot be trusted): the intents of the
+            // unanswered APPENDs stay; the next attempt looks for them on the target.
+            fr.err = conn_err;
+            later_now_.clear();
+            fail_account(conn_err);
+            return window_result::connection_gone;
+        }
+        if (gone) {
+            fr.err = mv::error(errc::server_no,
+                               "target folder '" + name_ +
+                                   "' disappeared during the restore (NO [TRYCREATE]); the rest "
+                                   "of it was not sent: rerun to create it again");
+            later_now_.clear();
+            return window_result::folder_gone;
+        }
+        if (!later_now_.empty()) {
+            // Sent again at once, without their keywords (not a back-off).
+            std::vector<outgoing> again = std::move(later_now_);
+            later_now_.clear();
+            return send_window(fr, again, later);
+        }
+        return window_result::ok;
+    }
     mv::error verify(restore_folder_report& fr) {
         std::vector<archive::ledger_row> rows;
         {
@@ -354,7 +743,7 @@ private:
         imap::fetch_request req;
         req.sets = {imap::make_uid_set(uids)};
         req.items = "(UID BODY.PEEK[])";
-        if (auto e = c_.uid_fetch(req, sink)) return e;
+        if (auto e = c().uid_fetch(req, sink)) return e;
         for (auto& [u, r] : by_uid) {
             auto got = sink.got.find(u);
             if (got == sink.got.end() || !got->second.hash)
@@ -392,7 +781,7 @@ private:
         const auto criteria = resolve_search_criteria(mid, it.size);
         const bool by_id = criteria.rfind("HEADER", 0) == 0;
         imap::search_result sres;
-        if (auto e = c_.uid_search(criteria, sres)) return e;
+        if (auto e = c().uid_search(criteria, sres)) return e;
         std::vector<std::uint32_t> ids;
         for (auto u : sres.ids)
             if (!claimed_.count(u)) ids.push_back(u);
@@ -401,7 +790,7 @@ private:
         imap::fetch_request fr;
         fr.sets = {imap::make_uid_set(ids)};
         fr.items = "(UID RFC822.SIZE INTERNALDATE)";
-        if (auto e = c_.uid_fetch(fr, sink)) return e;
+        if (auto e = c().uid_fetch(fr, sink)) return e;
         std::vector<target_candidate> cands;
         for (auto& [u, c] : sink.got) cands.push_back(c);
         auto m = match_on_target(it, cands, claimed_);
@@ -415,7 +804,7 @@ private:
             imap::fetch_request hr;
             hr.sets = {imap::make_uid_set(m.ask)};
             hr.items = "(UID BODY.PEEK[])";
-            if (auto e = c_.uid_fetch(hr, hs)) return e;
+            if (auto e = c().uid_fetch(hr, hs)) return e;
             for (auto& c : cands)
                 if (auto h = hs.got.find(c.uid); h != hs.got.end() && h->second.hash)
                     c.hash = h->second.hash;
@@ -427,75 +816,6 @@ private:
         }
         if (m.k == match_result::kind::found) uid = m.uid;
         return {};
-    }
-
-    // false: the connection is gone.
-    bool append_one(restore_folder_report& fr, const restore_item& it, const std::string& canonical,
-                    const std::string& msg) {
-        auto fp = plan_flags(archive::split_flags(canonical), permanent_, permanent_known_,
-                             opts_.include_deleted);
-        for (const auto& k : fp.refused)
-            fr.dropped_keywords.push_back("entry " + std::to_string(it.entry_id) + ": " + k);
-        {
-            std::lock_guard lk(ar_.mu);
-            ledger_.record_intent(target_.name, name_, it.entry_id, it.content, uidvalidity_);
-        }
-        mv::crash_point("restore.intent");
-        imap::append_request req;
-        req.mailbox = name_;
-        req.flags = fp.send;
-        req.internaldate = it.internaldate;
-        req.message = msg;
-        std::optional<imap::appenduid_info> au;
-        ++rep_.appends;
-        auto e = c_.append(req, &au);
-        const bool too_big = e && (contains_code(e, "TOOBIG") || contains_code(e, "LIMIT"));
-        if (e && c_.usable() && e.code == errc::server_no && !too_big) {
-            // A keyword the target refuses: once more with system flags only.
-            std::vector<std::string> system;
-            std::vector<std::string> keywords;
-            for (const auto& f : fp.send) (f[0] == '\\' ? system : keywords).push_back(f);
-            if (!keywords.empty()) {
-                req.flags = system;
-                ++rep_.appends;
-                au.reset();
-                auto e2 = c_.append(req, &au);
-                if (!e2) {
-                    for (const auto& k : keywords)
-                        fr.dropped_keywords.push_back("entry " + std::to_string(it.entry_id) +
-                                                      ": " + k + " (" + e.message + ")");
-                }
-                e = e2;
-            }
-        }
-        if (e) {
-            if (!c_.usable()) {
-                // The intent stays: the next run looks on the target before appending again.
-                fr.err = e;
-                return fail_account(e);
-            }
-            {
-                std::lock_guard lk(ar_.mu);
-                ledger_.forget(target_.name, name_, it.entry_id);  // refused: nothing was stored
-            }
-            const bool big = contains_code(e, "TOOBIG") || contains_code(e, "LIMIT");
-            fr.skipped.push_back(
-                {it.entry_id,
-                 std::string(big ? "too big for the target: " : "refused: ") + e.message});
-            return true;
-        }
-        mv::crash_point("restore.appended");
-        std::optional<std::uint32_t> v = uidvalidity_, uid;
-        if (au && au->uids.count() == 1) {
-            v = au->uidvalidity;
-            uid = au->uids.ranges.front().first;
-            if (v == uidvalidity_) claimed_.insert(*uid);
-        }
-        ++fr.appended;
-        fr.bytes += static_cast<std::int64_t>(msg.size());
-        batch_.push_back({it.entry_id, it.content, v, uid});
-        if (batch_.size() >= opts_.confirm_batch) flush();
-        return true;
     }
 
     void flush() {
@@ -514,16 +834,30 @@ private:
     const config::account& target_;
     shared_archive& ar_;
     const restore_options& opts_;
-    imap::client& c_;
     restore_report& rep_;
     archive::ledger ledger_;
+    imap_session s_;
+    std::string prefix_;
+    char delim_ = 0;
+    target_layout layout_;
+    std::map<std::int64_t, folder_choice> choice_;  // by source mailbox id
+    std::set<std::string> taken_;                   // target names chosen in this run
+    std::optional<std::string> create_use_;
+    std::set<std::string> existing_;  // UTF-8 names on the target
+    std::optional<std::uint64_t> limit_;
     std::string name_;
     std::optional<std::uint32_t> uidvalidity_;
     std::vector<std::string> permanent_;
     bool permanent_known_ = false;
     std::set<std::uint32_t> claimed_;
     std::vector<pending_confirm> batch_;
-    std::vector<std::optional<std::uint32_t>> uids_;  // source UID per item
+    std::vector<outgoing> later_now_;
+    // This folder's archived entries (with their flags and source UIDs), and the entries whose
+    // outcome (appended, already, matched, skipped) or dropped keywords were already counted.
+    std::vector<restore_item> items_;
+    std::vector<std::string> flags_;
+    std::vector<std::optional<std::uint32_t>> uids_;
+    std::set<std::int64_t> counted_, keyword_reported_;
     bool in_place_ = false, same_folder_ = false;
     std::optional<std::uint32_t> source_uidvalidity_;
 };
@@ -539,7 +873,7 @@ restore_report restore_to_account(const config::account& target, shared_archive&
             mv::error(errc::usage, "restore target '" + target.name + "' is not an IMAP account");
         return rep;
     }
-    std::vector<source_folder> sources;
+    std::vector<source_folder> all, sources;  // every archived folder; the selected ones
     {
         std::lock_guard lk(ar.mu);
         for (const auto& [id, info] : ar.a.accounts()) {
@@ -549,61 +883,59 @@ restore_report restore_to_account(const config::account& target, shared_archive&
                                 info.name) == opts.source_accounts.end())
                 continue;
             for (auto& mb : ar.a.mailboxes(id)) {
-                if (!opts.folders.empty()) {
-                    const char d =
-                        mb.delimiter && !mb.delimiter->empty() ? (*mb.delimiter)[0] : char(0);
-                    bool match = false;
-                    for (const auto& p : opts.folders)
-                        match = match || config::folder_pattern_matches(p, mb.name, d);
-                    if (!match) continue;
-                }
-                sources.push_back({info.name, std::move(mb)});
+                bool match = opts.folders.empty();
+                const char d =
+                    mb.delimiter && !mb.delimiter->empty() ? (*mb.delimiter)[0] : char(0);
+                for (const auto& p : opts.folders)
+                    match = match || config::folder_pattern_matches(p, mb.name, d);
+                if (match) sources.push_back({info.name, mb});
+                all.push_back({info.name, std::move(mb)});
             }
         }
     }
-    imap_session s;
-    try {
-        const std::string password = config::resolve_password(target);
-        s = opts.open_session ? opts.open_session(target, password) : open_imap(target, password);
-    } catch (const mv::failure& f) {
-        rep.err = f.err;
-        return rep;
-    }
-    auto& c = *s.client;
-    restorer r(target, ar, opts, c, rep);
+    // --map rules first, then the target account's [[account.folder_map]].
+    std::vector<folder_map_rule> rules = opts.maps;
+    for (const auto& m : target.folder_map) rules.push_back({m.source, m.target});
     auto prefixed = [&](const mv::error& e) {
+        if (e.message.rfind(account_prefix(target), 0) == 0) return e;  // already names it
         return mv::error(e.code, account_prefix(target) + e.message);
     };
-    bool ns = false;
-    if (c.caps().has("NAMESPACE")) {
-        if (auto e = c.personal_namespace(r.prefix, r.delim)) {
-            if (!c.usable()) {
-                rep.err = prefixed(e);
-                return rep;
-            }
-        } else {
-            ns = true;
-        }
-    }
-    std::vector<imap::list_entry> listing;
-    imap::list_request lr;
-    lr.special_use = false;
-    lr.status = false;
-    if (auto e = c.list(lr, listing)) {
+    restorer r(target, ar, opts, rep);
+    if (auto e = r.connect()) {
         rep.err = prefixed(e);
         return rep;
     }
-    for (const auto& l : listing) {
-        r.existing.insert(imap::decode_mailbox_name(l.name, c.state().utf8));
-        if ((!ns || r.delim == 0) && l.delimiter && r.delim == 0) r.delim = l.delimiter;
-    }
-    r.limit = append_limit(c.caps());
-    for (const auto& src : sources)
-        if (!r.folder(src)) {
+    r.plan_folders(all, rules);
+    int reconnects_left = opts.reconnects;
+    for (const auto& src : sources) {
+        restore_folder_report fr;
+        r.begin_folder(src, fr);
+        bool ok = r.folder(fr);
+        while (!ok) {
+            // The connection died: open it again and resume this folder from the ledger
+            // (intents without an answer are looked up on the target first).
+            const auto d = classify_failure(operation_kind::append, rep.err.code);
+            if (!d.reconnect || reconnects_left <= 0 || opts.dry_run) break;
+            --reconnects_left;
+            ++rep.reconnects;
+            if (opts.log)
+                opts.log(target.name + ": connection lost (" + rep.err.message +
+                         "); reconnecting to resume " + fr.target_folder);
+            if (auto e = r.connect()) {
+                rep.err = e;
+                break;
+            }
+            rep.err = {};
+            ok = r.folder(fr);
+        }
+        r.log_folder(fr);
+        rep.folders.push_back(std::move(fr));
+        if (!ok) {
             rep.err = prefixed(rep.err);
             break;
         }
-    if (!rep.err && c.usable()) (void)c.logout();
+    }
+    if (!rep.err && r.c().usable()) (void)r.c().logout();
     return rep;
 }
 

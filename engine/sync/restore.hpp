@@ -105,6 +105,7 @@ struct restore_report {
     std::string target;
     mv::error err;             // account-level (auth, TLS, network, ...)
     std::int64_t appends = 0;  // APPEND commands sent (including refused ones)
+    int reconnects = 0;        // connections opened again after one died mid-restore
     std::vector<restore_folder_report> folders;
     bool anything_skipped() const;
     bool verify_failed() const;

@@ -215,9 +215,16 @@ TEST_CASE("restore: a ledger intent whose APPEND did land is matched on the targ
     auto again = c.restore();
     auto j = parse_json(again);
     CHECK(again.status == 0);
-    std::int64_t matched = 0;
-    for (const auto& f : j.at("folders")) matched += f.at("matched").get<std::int64_t>();
-    CHECK(matched == 1);
+    // The crash came after the first window of pipelined APPENDs (the first folder's messages)
+    // was answered: every one of them is found on the target, none appended again.
+    std::int64_t matched = 0, appended = 0, entries = 0;
+    for (const auto& f : j.at("folders")) {
+        matched += f.at("matched").get<std::int64_t>();
+        appended += f.at("appended").get<std::int64_t>();
+        entries += f.at("entries").get<std::int64_t>();
+    }
+    CHECK(matched == j.at("folders").at(0).at("entries").get<std::int64_t>());
+    CHECK(matched + appended == entries);
     c.check_equal("after the rerun");
 }
 
@@ -256,7 +263,8 @@ TEST_CASE(
         auto third = b.restore();
         CHECK(parse_json(third).at("appends") == 0);
     }
-    CHECK(crashes >= 7);
+    // Each of the two folders passes every point once (one window each): 2 x 3 crashes.
+    CHECK(crashes >= 6);
     for (const char* want : {"restore.intent", "restore.appended", "restore.confirmed"})
         CHECK(names_seen.count(want) == 1);
 }

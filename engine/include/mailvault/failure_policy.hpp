@@ -27,6 +27,7 @@ enum class operation_kind {
     verify_answer,  // a server answer failed our checks (unasked UID, truncated body, size lie)
     store,          // UID STORE (prune)
     expunge,        // UID EXPUNGE / EXPUNGE / MOVE / POP3 DELE
+    append,         // APPEND / CREATE on a restore target
     archive_write,  // a commit into the archive
     archive_read,   // reading back / re-hashing an archived copy
     local_io,       // export files, password files
