@@ -206,3 +206,92 @@ TEST_CASE("restore client: NAMESPACE without the capability is unsupported, noth
         return mv::error{};
     });
 }
+
+// Pipelined APPEND (client::append_many): with LITERAL+ every command goes out before the first
+// answer; each answer belongs to its own command (one NO does not fail the others); a literal
+// filled from a function carries exactly its bytes; a failing fill sends nothing for that one.
+TEST_CASE("restore client: APPENDs pipelined with LITERAL+, one refused, one fill failing") {
+    using mv::test::replay_everywhere;
+    using mv::test::script;
+    using mv::test::scripted_transport;
+    script s;
+    s.read("* OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS CREATE-SPECIAL-USE] ready\r\n")
+        .write("A0001 APPEND INBOX (\\Seen) {5+}\r\nhello\r\n"
+               "A0002 APPEND INBOX {3+}\r\nbig\r\n"
+               "A0004 APPEND INBOX {6+}\r\nfilled\r\n")
+        .read("A0001 OK [APPENDUID 7 10] done\r\nA0002 NO [OVERQUOTA] full\r\n"
+              "A0004 OK [APPENDUID 7 11] done\r\n")
+        .write("A0005 CREATE \"Sent Items\" (USE (\\Sent))\r\n")
+        .read("A0005 OK created\r\n");
+    replay_everywhere(s, [](scripted_transport& t) {
+        mv::imap::client c(t);
+        if (auto e = c.greeting()) return e;
+        std::vector<mv::imap::append_request> reqs(4);
+        for (auto& r : reqs) r.mailbox = "INBOX";
+        reqs[0].flags = {"\\Seen"};
+        reqs[0].message = "hello";
+        reqs[1].message = "big";
+        reqs[2].size = 4;
+        reqs[2].fill = [](std::string&) {
+            return mv::error(mv::errc::archive_corrupt, "archived copy damaged");
+        };
+        reqs[3].size = 6;
+        reqs[3].fill = [](std::string& out) {
+            out += "filled";
+            return mv::error{};
+        };
+        std::vector<mv::imap::append_outcome> outs;
+        if (auto e = c.append_many(reqs, outs)) return e;
+        REQUIRE(outs.size() == 4);
+        CHECK(!outs[0].err);
+        CHECK((outs[0].uid && outs[0].uid->uidvalidity == 7));
+        CHECK(outs[1].err.code == mv::errc::server_no);
+        CHECK(outs[1].err.message.find("OVERQUOTA") != std::string::npos);
+        CHECK(!outs[2].sent);
+        CHECK(outs[2].err.code == mv::errc::archive_corrupt);
+        CHECK((outs[3].sent && !outs[3].err && outs[3].uid));
+        if (auto e = c.create("Sent Items", "\\Sent")) return e;
+        return mv::error{};
+    });
+}
+
+// Without LITERAL+ each APPEND waits for its '+': sent one after another, never pipelined
+// (a synchronizing literal cannot be); a fill that announces a wrong size is refused unsent.
+TEST_CASE("restore client: APPENDs without LITERAL+ go one by one, each after its continuation") {
+    using mv::test::replay_everywhere;
+    using mv::test::script;
+    using mv::test::scripted_transport;
+    script s;
+    s.read("* OK [CAPABILITY IMAP4rev1] ready\r\n")
+        .write("A0001 APPEND Archive {2}\r\n")
+        .read("+ go\r\n")
+        .write("ab\r\n")
+        .read("A0001 OK stored\r\n")
+        .write("A0003 APPEND Archive {2}\r\n")
+        .read("A0003 NO [TRYCREATE] no such mailbox\r\n")
+        .write("A0004 CREATE Archive\r\n")
+        .read("A0004 OK created\r\n");
+    replay_everywhere(s, [](scripted_transport& t) {
+        mv::imap::client c(t);
+        if (auto e = c.greeting()) return e;
+        std::vector<mv::imap::append_request> reqs(3);
+        for (auto& r : reqs) r.mailbox = "Archive";
+        reqs[0].message = "ab";
+        reqs[1].size = 5;
+        reqs[1].fill = [](std::string& out) {
+            out += "abc";  // 3 bytes for an announced 5: never sent
+            return mv::error{};
+        };
+        reqs[2].message = "cd";
+        std::vector<mv::imap::append_outcome> outs;
+        if (auto e = c.append_many(reqs, outs)) return e;
+        CHECK(!outs[0].err);
+        CHECK(!outs[0].uid);  // no UIDPLUS
+        CHECK(!outs[1].sent);
+        CHECK(outs[1].err.code == mv::errc::internal);
+        CHECK(outs[2].err.message.find("TRYCREATE") != std::string::npos);
+        // Without CREATE-SPECIAL-USE the attribute is not sent.
+        if (auto e = c.create("Archive", "\\Archive")) return e;
+        return mv::error{};
+    });
+}
