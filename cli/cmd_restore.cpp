@@ -38,6 +38,7 @@ nlohmann::json to_json(const sync::restore_report& r, bool dry) {
             j["appended"] = f.appended;
             j["matched"] = f.matched;
             j["bytes"] = f.bytes;
+            j["flags_updated"] = f.flags_updated;
             j["verified"] = f.verified;
             j["verify_problems"] = f.verify_problems;
             j["unverifiable"] = f.unverifiable;
@@ -91,6 +92,8 @@ int run_restore(const std::vector<std::string>& args) {
         "'SRC=DST': restore source folder SRC (and its subfolders) as DST; '/' separates levels")(
         "dry-run", "connect and plan; create, append and record nothing")(
         "verify", "fetch every restored message back and compare it with the archive")(
+        "update-flags",
+        "set the archived flags on messages restored earlier whose flags changed since")(
         "json", "machine-readable summary on stdout")("quiet,q", "no per-folder log lines")(
         "help,h", "this help");
     auto vm = parse(args, d);
@@ -108,6 +111,7 @@ int run_restore(const std::vector<std::string>& args) {
     opts.exclude_expunged = vm.count("exclude-expunged") > 0;
     opts.include_deleted = vm.count("include-deleted") > 0;
     opts.verify = vm.count("verify") > 0;
+    opts.update_flags = vm.count("update-flags") > 0;
     if (vm.count("as-of")) {
         const auto v = vm["as-of"].as<std::string>();
         opts.as_of = sync::parse_as_of(v);
@@ -253,6 +257,7 @@ int run_migrate(const std::vector<std::string>& args) {
     opts.source_accounts = {from};
     opts.exclude_expunged = true;
     opts.verify = true;
+    opts.update_flags = true;
     attach_output(opts, json, vm.count("quiet") > 0);
     const auto path =
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;

@@ -3,6 +3,7 @@
 #include "sync/folder_mapping.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -37,6 +38,7 @@ namespace {
 class candidate_sink : public imap::fetch_sink {
 public:
     std::map<std::uint32_t, target_candidate> got;
+    std::map<std::uint32_t, std::vector<std::string>> flags;  // when FLAGS was asked for
 
     void section_begin(std::uint32_t seq, const imap::section_ref& s, std::uint64_t) override {
         seq_ = seq;
@@ -62,6 +64,7 @@ public:
         c.uid = *a.uid;
         if (a.rfc822_size) c.size = a.rfc822_size;
         if (a.internaldate) c.internaldate = a.internaldate;
+        if (a.flags) flags[*a.uid] = *a.flags;
         for (const auto& b : a.bodies) {
             if (!b.section.empty() || b.origin || b.nil) continue;
             if (b.streamed && streamed)
@@ -420,8 +423,12 @@ private:
         for (const auto& b : batch_)
             if (b.uid) claimed_.insert(*b.uid);
 
-        // Already there, too big, or looked up on the target first (never appended blindly).
+        // Already there, too big, to append, or to look up on the target first (never
+        // appended blindly). Lookups come after the new messages are sent: an APPEND cut off
+        // by a dropped connection may still be stored by the server a moment later, and a
+        // lookup that comes too early would append it twice.
         std::vector<outgoing> to_send;
+        std::vector<std::size_t> to_resolve;
         for (const auto& p : plan) {
             const auto& it = items[p.index];
             if (p.action == restore_action::already) {
@@ -434,6 +441,24 @@ private:
                 continue;
             }
             if (p.action == restore_action::resolve) {
+                to_resolve.push_back(p.index);
+                continue;
+            }
+            to_send.push_back(make_outgoing(fr, p.index));
+        }
+        flush();
+        report_progress(fr);
+        if (opts_.update_flags) {
+            if (auto e = update_flags(fr, rows, plan)) {
+                fr.err = mv::error(e.code, "updating flags on the target: " + e.message);
+                if (!c.usable()) return fail_account(e);
+            }
+        }
+        bool alive = send_all(fr, std::move(to_send));
+        if (alive && !fr.err && !to_resolve.empty()) {
+            std::vector<outgoing> absent;
+            for (auto index : to_resolve) {
+                const auto& it = items[index];
                 std::string msg;
                 {
                     std::lock_guard lk(ar_.mu);
@@ -443,8 +468,7 @@ private:
                     }
                 }
                 std::optional<std::uint32_t> uid;
-                mv::error e = resolve(it, msg, uid);
-                if (e) {
+                if (auto e = resolve(it, msg, uid)) {
                     fr.err = mv::error(e.code, "looking up entry " + std::to_string(it.entry_id) +
                                                    " on the target: " + e.message);
                     flush();
@@ -457,21 +481,11 @@ private:
                     if (batch_.size() >= opts_.confirm_batch) flush();
                     continue;
                 }
+                absent.push_back(make_outgoing(fr, index));
             }
-            outgoing o;
-            o.index = p.index;
-            auto fp = plan_flags(archive::split_flags(flags_[p.index]), permanent_,
-                                 permanent_known_, opts_.include_deleted);
-            if (first_time_keywords(it.entry_id))
-                for (const auto& k : fp.refused)
-                    fr.dropped_keywords.push_back("entry " + std::to_string(it.entry_id) + ": " +
-                                                  k);
-            o.flags = std::move(fp.send);
-            to_send.push_back(std::move(o));
+            flush();
+            alive = send_all(fr, std::move(absent));
         }
-        flush();
-        report_progress(fr);
-        bool alive = send_all(fr, to_send);
         flush();
         report_progress(fr);
         if (alive && !fr.err && opts_.verify) {
@@ -481,6 +495,75 @@ private:
             }
         }
         return alive;
+    }
+
+    // Messages already on the target (confirmed with a UID under the folder's UIDVALIDITY): one
+    // UID FETCH of their FLAGS, and a UID STORE FLAGS (grouped by flag set) for each whose
+    // flags differ from the archived ones (as they would be sent by APPEND: plan_flags).
+    mv::error update_flags(restore_folder_report& fr, const std::vector<archive::ledger_row>& rows,
+                           const std::vector<planned_item>& plan) {
+        std::map<std::int64_t, std::uint32_t> uid_of;
+        for (const auto& r : rows)
+            if (r.state == archive::ledger_state::confirmed && r.target_uid &&
+                r.target_uidvalidity == uidvalidity_)
+                uid_of[r.entry_id] = *r.target_uid;
+        std::map<std::uint32_t, std::vector<std::string>> want;
+        for (const auto& p : plan) {
+            if (p.action != restore_action::already) continue;
+            auto u = uid_of.find(items_[p.index].entry_id);
+            if (u == uid_of.end()) continue;
+            auto fp = plan_flags(archive::split_flags(flags_[p.index]), permanent_,
+                                 permanent_known_, opts_.include_deleted);
+            want[u->second] = std::move(fp.send);
+        }
+        if (want.empty()) return {};
+        std::vector<std::uint32_t> uids;
+        for (const auto& [u, f] : want) uids.push_back(u);
+        candidate_sink sink;
+        imap::fetch_request req;
+        req.sets = {imap::make_uid_set(uids)};
+        req.items = "(UID FLAGS)";
+        if (auto e = c().uid_fetch(req, sink)) return e;
+        auto norm = [](std::vector<std::string> v) {
+            std::vector<std::string> out;
+            for (auto& f : v) {
+                if (f.size() > 1 && f[0] == '\\') {
+                    for (auto& ch : f)
+                        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                    if (f == "\\recent") continue;
+                }
+                out.push_back(std::move(f));
+            }
+            std::sort(out.begin(), out.end());
+            out.erase(std::unique(out.begin(), out.end()), out.end());
+            return out;
+        };
+        std::map<std::vector<std::string>, std::vector<std::uint32_t>> stores;
+        for (const auto& [u, f] : want) {
+            auto got = sink.flags.find(u);
+            if (got == sink.flags.end()) continue;  // gone from the target: nothing to update
+            if (norm(got->second) != norm(f)) stores[f].push_back(u);
+        }
+        for (const auto& [f, us] : stores) {
+            if (auto e = c().uid_store(imap::make_uid_set(us), imap::store_op::replace, f, true,
+                                       std::nullopt))
+                return e;
+            fr.flags_updated += static_cast<std::int64_t>(us.size());
+        }
+        return {};
+    }
+
+    outgoing make_outgoing(restore_folder_report& fr, std::size_t index) {
+        const auto& it = items_[index];
+        outgoing o;
+        o.index = index;
+        auto fp = plan_flags(archive::split_flags(flags_[index]), permanent_, permanent_known_,
+                             opts_.include_deleted);
+        if (first_time_keywords(it.entry_id))
+            for (const auto& k : fp.refused)
+                fr.dropped_keywords.push_back("entry " + std::to_string(it.entry_id) + ": " + k);
+        o.flags = std::move(fp.send);
+        return o;
     }
 
     bool first_time_keywords(std::int64_t entry_id) {
@@ -575,6 +658,21 @@ private:
 
     enum class window_result { ok, connection_gone, folder_gone };
 
+    // Does LIST still show name_? (A failed LIST counts as "yes": no conclusion from it.)
+    bool folder_listed() {
+        imap::list_request lr;
+        lr.pattern = name_;
+        lr.special_use = false;
+        lr.status = false;
+        std::vector<imap::list_entry> got;
+        if (c().list(lr, got)) return true;
+        for (const auto& l : got)
+            if (imap::decode_mailbox_name(l.name, c().state().utf8) == name_ &&
+                !l.has_attribute("\\NonExistent") && !l.has_attribute("\\Noselect"))
+                return true;
+        return false;
+    }
+
     window_result send_window(restore_folder_report& fr, std::vector<outgoing>& window,
                               std::vector<outgoing>& later) {
         auto& c = this->c();
@@ -615,6 +713,19 @@ private:
         mv::crash_point("restore.appended");
         std::vector<std::int64_t> forget;
         bool gone = false;
+        // Refused for no stated reason: is the folder still there? (Deleted under us, some
+        // servers answer NO [SERVERBUG] or a bare NO instead of [TRYCREATE].)
+        bool vanished = false;
+        if (!conn_err) {
+            bool unexplained = false;
+            for (const auto& out : outs)
+                unexplained =
+                    unexplained ||
+                    (out.sent &&
+                     (out.err.code == errc::server_no || out.err.code == errc::server_bad) &&
+                     classify_refusal(out.err) == refusal::other);
+            if (unexplained && c.usable()) vanished = !folder_listed();
+        }
         for (std::size_t i = 0; i < window.size(); ++i) {
             auto& o = window[i];
             const auto& it = items_[o.index];
@@ -644,7 +755,8 @@ private:
                 // the target before appending again.
                 continue;
             }
-            const auto why = classify_refusal(out.err);
+            auto why = classify_refusal(out.err);
+            if (vanished && why == refusal::other) why = refusal::gone;
             switch (why) {
                 case refusal::later:
                     o.last_refusal = out.err.message;
@@ -708,8 +820,13 @@ private:
         if (gone) {
             fr.err = mv::error(errc::server_no,
                                "target folder '" + name_ +
-                                   "' disappeared during the restore (NO [TRYCREATE]); the rest "
-                                   "of it was not sent: rerun to create it again");
+                                   "' disappeared during the restore; the rest of it was not "
+                                   "sent: rerun to create it again");
+            // What was not sent is reported per message too.
+            for (const auto& o : window)
+                if (!counted_.count(items_[o.index].entry_id))
+                    skip(fr, items_[o.index].entry_id,
+                         "target folder '" + name_ + "' disappeared during the restore");
             later_now_.clear();
             return window_result::folder_gone;
         }
@@ -921,6 +1038,8 @@ restore_report restore_to_account(const config::account& target, shared_archive&
             if (opts.log)
                 opts.log(target.name + ": connection lost (" + rep.err.message +
                          "); reconnecting to resume " + fr.target_folder);
+            // A moment for the server to finish (or drop) what the old connection sent.
+            std::this_thread::sleep_for(opts.backoff_initial);
             if (auto e = r.connect()) {
                 rep.err = e;
                 break;

@@ -49,7 +49,10 @@ struct restore_options {
     // (of the folder's current generation); overrides exclude_expunged.
     std::optional<std::int64_t> as_of;
     bool include_deleted = false;  // send \Deleted too
-    bool dry_run = false;          // connect, plan, report; no CREATE, APPEND or ledger write
+    // Messages already restored (ledger) whose archived flags changed since: set them on the
+    // target (UID STORE FLAGS), the archive's flags winning. `migrate` sets it.
+    bool update_flags = false;
+    bool dry_run = false;  // connect, plan, report; no CREATE, APPEND or ledger write
     std::vector<folder_map_rule> maps;
     // After each folder: UID FETCH (UID BODY.PEEK[]) of every message the ledger confirms there
     // and compare the SHA-256 with the archived content (the target's copy, byte for byte).
@@ -84,13 +87,14 @@ struct restore_folder_report {
     std::string note;                           // name translation note, if any
     bool created = false;
     std::optional<std::uint32_t> target_uidvalidity;
-    std::int64_t entries = 0;       // archived entries considered
-    std::int64_t appended = 0;      // APPEND answered OK
-    std::int64_t already = 0;       // confirmed in the ledger: not sent again
-    std::int64_t matched = 0;       // resolved: found on the target, confirmed without APPEND
-    std::int64_t would_append = 0;  // dry run
-    std::int64_t to_resolve = 0;    // dry run
-    std::int64_t bytes = 0;         // bytes appended
+    std::int64_t entries = 0;        // archived entries considered
+    std::int64_t appended = 0;       // APPEND answered OK
+    std::int64_t already = 0;        // confirmed in the ledger: not sent again
+    std::int64_t matched = 0;        // resolved: found on the target, confirmed without APPEND
+    std::int64_t would_append = 0;   // dry run
+    std::int64_t to_resolve = 0;     // dry run
+    std::int64_t bytes = 0;          // bytes appended
+    std::int64_t flags_updated = 0;  // already there, flags set to the archived ones
     std::vector<restore_skip> skipped;
     std::vector<std::string> dropped_keywords;  // "entry N: $Kw" (refused by the target)
     // verify: messages whose target copy was fetched and equals the archived bytes; problems

@@ -49,8 +49,8 @@ std::vector<planned_item> plan_restore_folder(std::span<const restore_item> item
             }
         } else if (append_limit && it.size > *append_limit) {
             p.action = restore_action::skip_too_big;
-            p.reason = std::to_string(it.size) + " bytes is over the target's APPENDLIMIT of " +
-                       std::to_string(*append_limit);
+            p.reason = "too big for the target: " + std::to_string(it.size) +
+                       " bytes is over its APPENDLIMIT of " + std::to_string(*append_limit);
         } else {
             p.action = restore_action::append;
         }

@@ -467,11 +467,25 @@ TEST_CASE("migrate: sync, restore and verify in one command, a rerun moves only 
     const auto copies =
         folder_hashes(*b.tb, "alice", "INBOX").count(mv::archive::sha256_of(crlf(expunged)).hex());
     b.tb->expunge("alice", "INBOX", {2});
+    // And a flag change on A: carried over to B by the rerun (the archive's flags win).
+    const auto flagged = b.tb->messages("alice", "INBOX").at(1);
+    b.tb->flags("alice", "INBOX", 1, "add", {"\\Answered"});
     auto second = migrate();
     auto j2 = parse_json(second);
     INFO(second.output << second.errors);
     CHECK(second.status == 0);
     CHECK(j2.at("restore").at("appends") == 1);
+    std::int64_t flags_updated = 0;
+    for (const auto& f : j2.at("restore").at("folders"))
+        flags_updated += f.at("flags_updated").get<std::int64_t>();
+    CHECK(flags_updated == 1);
+    bool seen_flagged = false;
+    for (const auto& [uid, m] : b.tb->message_infos("bob", "INBOX"))
+        if (crlf(m.content) == crlf(flagged)) {
+            seen_flagged = true;
+            CHECK(std::find(m.flags.begin(), m.flags.end(), "\\Answered") != m.flags.end());
+        }
+    CHECK(seen_flagged);
     // The new message is on B; the one deleted on A stays on B (migrate does not delete).
     const auto on_b = folder_hashes(*b.tb, "bob", "INBOX");
     CHECK(on_b.count(mv::archive::sha256_of(crlf(read_file(extra[0]))).hex()) == 1);
