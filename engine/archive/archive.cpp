@@ -558,8 +558,8 @@ upsert_result archive::upsert_entry(const entry_record& e) {
         impl::savepoint sp(*d_);
         auto s = d_->stmt(
             "INSERT INTO entries (mailbox_id, generation, uidvalidity, uid, uidl, flags, modseq, "
-            "internaldate, size, content_id, first_seen, last_seen) VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?)");
+            "internaldate, size, content_id, first_seen, last_seen, internaldate_tz) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?)");
         s->bind(1, e.mailbox_id).bind(2, m.generation);
         if (e.uid)
             s->bind(3, static_cast<std::int64_t>(*m.uidvalidity))
@@ -574,6 +574,10 @@ upsert_result archive::upsert_entry(const entry_record& e) {
             .bind(10, cid)
             .bind(11, t)
             .bind(12, t);
+        if (e.internaldate_tz)
+            s->bind(13, static_cast<std::int64_t>(*e.internaldate_tz));
+        else
+            s->bind_null(13);
         s->run();
         if (e.gmail) write_gmail(*d_, d_->db.last_insert_rowid(), *e.gmail, modseq);
         sp.release();

@@ -161,6 +161,8 @@ struct entry_record {
     // Gmail attributes, written with the entry (its gmail_entries row; a label change also
     // gets a gmail_label_history row). nullopt: none recorded, an existing row is kept.
     std::optional<gmail_attrs> gmail = std::nullopt;
+    // The zone of internaldate as the server sent it, minutes east of UTC (schema 9).
+    std::optional<int> internaldate_tz = std::nullopt;
 };
 
 enum class upsert_result { inserted, updated, unchanged, content_conflict };
@@ -176,6 +178,7 @@ struct entry_view {
     std::uint64_t size = 0;
     sha256 content;
     std::optional<std::int64_t> expunged_at;
+    std::optional<int> internaldate_tz = std::nullopt;  // minutes east of UTC, as sent (schema 9)
 };
 
 struct located_entry {

@@ -632,7 +632,7 @@ struct archive::impl {
 
     static entry_view read_entry(sql::statement& s, int base) {
         // columns: id, generation, uid, uidl, flags, modseq, internaldate, size, sha256,
-        // expunged_at
+        // expunged_at, internaldate_tz
         entry_view e;
         e.id = s.int64(base);
         e.generation = s.int64(base + 1);
@@ -644,12 +644,13 @@ struct archive::impl {
         e.size = static_cast<std::uint64_t>(s.int64(base + 7));
         e.content = blob_hash(s.blob(base + 8));
         e.expunged_at = s.opt_int64(base + 9);
+        if (auto v = s.opt_int64(base + 10)) e.internaldate_tz = static_cast<int>(*v);
         return e;
     }
 
 #define MV_ENTRY_COLS                                                                          \
     "e.id, e.generation, e.uid, e.uidl, e.flags, e.modseq, e.internaldate, e.size, c.sha256, " \
-    "e.expunged_at"
+    "e.expunged_at, e.internaldate_tz"
 
     std::vector<entry_location> locations(std::int64_t content_id) {
         std::vector<entry_location> out;

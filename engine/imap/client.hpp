@@ -54,6 +54,7 @@ struct append_request {
     std::string mailbox;  // UTF-8
     std::vector<std::string> flags;
     std::optional<std::int64_t> internaldate;  // UTC epoch
+    int internaldate_offset = 0;               // its zone, minutes east of UTC
     std::string_view message;
     // Instead of `message`: the literal's size and a function appending exactly that many bytes
     // to the command buffer (streamed from the archive; the message is held once).
@@ -109,6 +110,8 @@ public:
     // `out` gets one outcome per request, in order; one refused APPEND does not stop the
     // others. The result is the connection's failure (network, BYE, protocol), if any: then the
     // outcomes of commands without an answer carry it too.
+    // With MULTIAPPEND (RFC 3502), all of them in one command (one transaction on the server);
+    // refused as a whole, they are sent again one by one for per-message answers.
     mv::error append_many(const std::vector<append_request>& reqs,
                           std::vector<append_outcome>& out);
     // Would an APPEND of this size go without waiting for '+' (and so pipeline)?
@@ -144,6 +147,8 @@ public:
 private:
     mv::error run(op_base& op);
     mv::error simple(std::string_view name, std::string_view args);
+    mv::error append_many_single(const std::vector<append_request>& reqs,
+                                 std::vector<append_outcome>& out);
     mv::error copy_or_move(std::string_view verb, const uid_set& uids, std::string_view dest,
                            std::vector<copyuid_info>* out);
     command_op::command make(std::string_view name, command_builder& b, const std::string& tag);

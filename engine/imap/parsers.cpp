@@ -299,18 +299,31 @@ std::optional<std::int64_t> parse_internaldate(std::string_view s) {
     return sign == '+' ? t - off : t + off;
 }
 
-std::string format_internaldate(std::int64_t utc) {
+std::optional<int> parse_internaldate_offset(std::string_view s) {
+    if (!parse_internaldate(s)) return std::nullopt;
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    const auto z = s.substr(s.size() - 5);
+    const int minutes = ((z[1] - '0') * 10 + (z[2] - '0')) * 60 + (z[3] - '0') * 10 + (z[4] - '0');
+    return z[0] == '-' ? -minutes : minutes;
+}
+
+std::string format_internaldate(std::int64_t utc, int offset_minutes) {
     using namespace std::chrono;
-    std::int64_t days = utc >= 0 ? utc / 86400 : (utc - 86399) / 86400;
-    std::int64_t secs = utc - days * 86400;
+    // Zones beyond +-23:59 cannot be written: UTC instead.
+    if (offset_minutes <= -24 * 60 || offset_minutes >= 24 * 60) offset_minutes = 0;
+    const std::int64_t local = utc + static_cast<std::int64_t>(offset_minutes) * 60;
+    std::int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    std::int64_t secs = local - days * 86400;
     year_month_day ymd{sys_days(std::chrono::days(days))};
     static const char* const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const int z = offset_minutes < 0 ? -offset_minutes : offset_minutes;
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%02u-%s-%04d %02d:%02d:%02d +0000",
+    std::snprintf(buf, sizeof buf, "%02u-%s-%04d %02d:%02d:%02d %c%02d%02d",
                   static_cast<unsigned>(ymd.day()), months[static_cast<unsigned>(ymd.month()) - 1],
                   static_cast<int>(ymd.year()), static_cast<int>(secs / 3600),
-                  static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
+                  static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60),
+                  offset_minutes < 0 ? '-' : '+', z / 60, z % 60);
     return buf;
 }
 
@@ -355,6 +368,7 @@ mv::error parse_fetch(const response& r, fetch_attrs& out) {
             if (!v.is_string()) return bad(r, &v, "malformed INTERNALDATE");
             out.internaldate = parse_internaldate(v.str());
             if (!out.internaldate) return bad(r, &v, "malformed INTERNALDATE");
+            out.internaldate_offset = parse_internaldate_offset(v.str());
         } else if (k.is("RFC822.SIZE")) {
             out.rfc822_size = v.number();
             if (!out.rfc822_size) return bad(r, &v, "RFC822.SIZE is not a number");

@@ -83,6 +83,7 @@ struct fetch_attrs {
     std::optional<std::uint32_t> uid;
     std::optional<std::vector<std::string>> flags;
     std::optional<std::int64_t> internaldate;  // UTC seconds since the epoch
+    std::optional<int> internaldate_offset;    // its zone as sent, minutes east of UTC
     std::optional<std::uint64_t> rfc822_size;
     std::optional<std::uint64_t> modseq;
     // Gmail (capability X-GM-EXT-1): X-GM-MSGID and X-GM-THRID, unsigned 64-bit; X-GM-LABELS
@@ -98,7 +99,11 @@ struct fetch_attrs {
 mv::error parse_fetch(const response& r, fetch_attrs& out);
 // "17-Jul-1996 02:44:25 -0700" -> UTC epoch seconds.
 std::optional<std::int64_t> parse_internaldate(std::string_view s);
-std::string format_internaldate(std::int64_t utc_epoch);  // "dd-Mon-yyyy hh:mm:ss +0000"
+// The zone of an INTERNALDATE ("+0200" -> 120, "-0530" -> -330): minutes east of UTC.
+std::optional<int> parse_internaldate_offset(std::string_view s);
+// "dd-Mon-yyyy hh:mm:ss +zzzz": the moment `utc_epoch` written in the zone `offset_minutes`
+// east of UTC (0: +0000), as the server sent it.
+std::string format_internaldate(std::int64_t utc_epoch, int offset_minutes = 0);
 
 // ---- SEARCH / ESEARCH ----
 struct search_result {

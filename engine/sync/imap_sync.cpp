@@ -40,6 +40,7 @@ struct fetched_message {
     std::uint32_t uid = 0;
     std::vector<std::string> flags;
     std::optional<std::int64_t> internaldate;
+    std::optional<int> internaldate_tz;  // its zone as sent, minutes east of UTC
     std::optional<std::uint64_t> modseq;
     std::optional<archive::gmail_attrs> gmail;  // X-GM-* when the server sent them
     std::string body;
@@ -218,6 +219,7 @@ private:
         m.uid = a.uid.value_or(0);
         if (a.flags) m.flags = persistent_flags(*a.flags);
         m.internaldate = a.internaldate;
+        m.internaldate_tz = a.internaldate_offset;
         m.modseq = a.modseq;
         m.gmail = gmail_of(a, utf8);
         return m;
@@ -616,6 +618,7 @@ void account_sync::record_entry(folder_ctx& x, std::uint32_t uidvalidity, const 
     e.flags = m.flags;
     e.modseq = m.modseq;
     e.internaldate = m.internaldate;
+    e.internaldate_tz = m.internaldate_tz;
     e.size = size;
     e.content = content;
     e.gmail = m.gmail;
@@ -982,6 +985,7 @@ void account_sync::recover_bodies(imap_session& s, folder_ctx& x) {
             e.uid = m.uid;
             e.flags = m.flags;
             e.internaldate = m.internaldate;
+            e.internaldate_tz = m.internaldate_tz;
             e.size = sz->second;
             e.content = h;
             e.gmail = m.gmail;

@@ -27,7 +27,8 @@ accepts) and then, depending on the options, one of:
   --appendlimit N     "APPENDLIMIT=N" is added to every capability list the server sends.
 
 COMPRESS=DEFLATE is always removed from the server's capability lists (the proxy must see the
-bytes). A tagged answer the proxy makes up is sent only after the server answered every command
+bytes), and so is MULTIAPPEND (the proxy cuts, drops and throttles message by message: one
+APPEND, one message). A tagged answer the proxy makes up is sent only after the server answered every command
 the client sent before it, so answers keep the order of the commands.
 
 --log FILE gets one line per event: "CONN <n>", "APPEND <n> <size> <what> <monotonic ms>" with
@@ -80,7 +81,7 @@ def fix_capabilities(resp, a):
     first, sep, rest = resp.partition(b"\r\n")
     if b"CAPABILITY" not in first.upper():
         return resp
-    first = first.replace(b" COMPRESS=DEFLATE", b"")
+    first = first.replace(b" COMPRESS=DEFLATE", b"").replace(b" MULTIAPPEND", b"")
     if a.appendlimit is not None:
         first = re.sub(rb"IMAP4rev1", b"IMAP4rev1 APPENDLIMIT=%d" % a.appendlimit, first, count=1,
                        flags=re.IGNORECASE)

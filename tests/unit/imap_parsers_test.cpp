@@ -245,3 +245,22 @@ TEST_CASE("imap writer: strings, literals, mailbox names", "[imap][writer]") {
     CHECK(make_tag(1) == "A0001");
     CHECK(make_tag(12345) == "A12345");
 }
+
+TEST_CASE("INTERNALDATE: the zone as sent is kept and written back") {
+    using namespace mv::imap;
+    CHECK(parse_internaldate_offset("17-Jul-1996 02:44:25 -0700") == -420);
+    CHECK(parse_internaldate_offset(" 1-Jan-2024 10:00:00 +0530") == 330);
+    CHECK(parse_internaldate_offset("01-Jan-2024 10:00:00 +0000") == 0);
+    CHECK_FALSE(parse_internaldate_offset("01-Jan-2024 10:00:00 0000"));
+    // The same moment in the zone it came in: byte for byte what the server sent.
+    const auto t = parse_internaldate("17-Jul-1996 02:44:25 -0700");
+    REQUIRE(t);
+    CHECK(format_internaldate(*t, -420) == "17-Jul-1996 02:44:25 -0700");
+    CHECK(format_internaldate(*t) == "17-Jul-1996 09:44:25 +0000");
+    CHECK(format_internaldate(*t, 330) == "17-Jul-1996 15:14:25 +0530");
+    // Across a day boundary, before the epoch, and a zone that cannot be written (UTC then).
+    CHECK(format_internaldate(0, -60) == "31-Dec-1969 23:00:00 -0100");
+    CHECK(format_internaldate(0, 24 * 60) == "01-Jan-1970 00:00:00 +0000");
+    for (int off : {-720, -330, 0, 60, 345, 840})
+        CHECK(parse_internaldate(format_internaldate(1700000000, off)) == 1700000000);
+}

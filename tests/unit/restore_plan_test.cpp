@@ -295,3 +295,50 @@ TEST_CASE("restore client: APPENDs without LITERAL+ go one by one, each after it
         return mv::error{};
     });
 }
+
+// MULTIAPPEND (RFC 3502): a window in one command (one transaction on the server), the
+// APPENDUID set spread over the messages in order; refused as a whole, the same messages go
+// again one by one, so each gets its own answer.
+TEST_CASE("restore client: MULTIAPPEND sends a window in one command, a NO falls back to singles") {
+    using mv::test::replay_everywhere;
+    using mv::test::script;
+    using mv::test::scripted_transport;
+    script s;
+    s.read("* OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS MULTIAPPEND] ready\r\n")
+        .write("A0001 APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {2+}\r\nab {2+}\r\ncd\r\n")
+        .read("A0001 OK [APPENDUID 9 20:21] done\r\n")
+        .write("A0002 APPEND INBOX {2+}\r\nef {2+}\r\ngh\r\n")
+        .read("A0002 NO [OVERQUOTA] not both\r\n")
+        .write("A0003 APPEND INBOX {2+}\r\nef\r\nA0004 APPEND INBOX {2+}\r\ngh\r\n")
+        .read("A0003 OK [APPENDUID 9 22] done\r\nA0004 NO [OVERQUOTA] full\r\n");
+    replay_everywhere(s, [](scripted_transport& t) {
+        mv::imap::client c(t);
+        if (auto e = c.greeting()) return e;
+        std::vector<mv::imap::append_request> reqs(2);
+        for (auto& r : reqs) r.mailbox = "INBOX";
+        reqs[0].flags = {"\\Seen"};
+        reqs[0].internaldate = 837596665;
+        reqs[0].internaldate_offset = -420;
+        reqs[0].message = "ab";
+        reqs[1].size = 2;
+        reqs[1].fill = [](std::string& out) {
+            out += "cd";
+            return mv::error{};
+        };
+        std::vector<mv::imap::append_outcome> outs;
+        if (auto e = c.append_many(reqs, outs)) return e;
+        CHECK((!outs[0].err && outs[0].uid && outs[0].uid->uids.expand().front() == 20));
+        CHECK((!outs[1].err && outs[1].uid && outs[1].uid->uids.expand().front() == 21));
+        reqs[0] = {};
+        reqs[0].mailbox = "INBOX";
+        reqs[0].message = "ef";
+        reqs[1].fill = [](std::string& out) {
+            out += "gh";
+            return mv::error{};
+        };
+        if (auto e = c.append_many(reqs, outs)) return e;
+        CHECK((!outs[0].err && outs[0].uid && outs[0].uid->uids.expand().front() == 22));
+        CHECK(outs[1].err.message.find("OVERQUOTA") != std::string::npos);
+        return mv::error{};
+    });
+}
