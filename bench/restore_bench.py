@@ -70,6 +70,10 @@ IMAPSYNC = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers", "imapsyn
 SETS = {"mixed": ("mixed", 10000), "small": ("small", 50000), "scale-10k": ("scale", 10000)}
 
 
+
+# Extra arguments for mailvault restore / migrate (--mv-connections).
+MV_EXTRA = []
+
 def log(msg):
     print(f"[restore-bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -310,7 +314,7 @@ def run_mailvault(ctx, rep):
     d = ctx.run_dir("mailvault")
     cfg = mailvault_config(ctx, d, {"src": ctx.src, "dst": dst})
     B.sh(["sync"])
-    r = timed([mv, "migrate", "--config", cfg, "--from", "src", "--to", "dst", "--json"], d,
+    r = timed([mv, "migrate", "--config", cfg, "--from", "src", "--to", "dst", "--json"] + MV_EXTRA, d,
               tag="migrate")
     prob = None if r["rc"] == 0 else f"exit {r['rc']}: {tail(r['stderr'])}"
     prob = prob or check_target(dst, man)
@@ -321,7 +325,7 @@ def run_mailvault(ctx, rep):
     ctx.record("mv-migrate", "mailvault migrate (sync + restore + verify)", "run", r, prob)
     if not prob:
         B.sh(["sync"])
-        r2 = timed([mv, "migrate", "--config", cfg, "--from", "src", "--to", "dst", "--json"], d,
+        r2 = timed([mv, "migrate", "--config", cfg, "--from", "src", "--to", "dst", "--json"] + MV_EXTRA, d,
                    tag="migrate-rerun")
         p2 = None if r2["rc"] == 0 else f"exit {r2['rc']}: {tail(r2['stderr'])}"
         r2["appends"] = appends_of(json_out(r2))
@@ -335,7 +339,7 @@ def run_mailvault(ctx, rep):
         dst2 = ctx.new_target("mv2")
         cfg = mailvault_config(ctx, d, {"src": ctx.src, "dst": dst, "dst2": dst2})
         B.sh(["sync"])
-        r = timed([mv, "restore", "--config", cfg, "--to", "dst2", "--account", "src", "--json"],
+        r = timed([mv, "restore", "--config", cfg, "--to", "dst2", "--account", "src", "--json"] + MV_EXTRA,
                   d, tag="restore")
         p = None if r["rc"] == 0 else f"exit {r['rc']}: {tail(r['stderr'])}"
         p = p or check_target(dst2, man)
@@ -344,7 +348,7 @@ def run_mailvault(ctx, rep):
         if not p:
             B.sh(["sync"])
             r2 = timed([mv, "restore", "--config", cfg, "--to", "dst2", "--account", "src",
-                        "--json"], d, tag="restore-rerun")
+                        "--json"] + MV_EXTRA, d, tag="restore-rerun")
             p2 = None if r2["rc"] == 0 else f"exit {r2['rc']}: {tail(r2['stderr'])}"
             r2["appends"] = appends_of(json_out(r2))
             if not p2 and r2["appends"] != 0:
@@ -592,9 +596,12 @@ def main():
     p.add_argument("--work", default="/tmp/mailvault-restore-bench")
     p.add_argument("--out")
     p.add_argument("--keep", action="store_true", help="keep the run directories")
+    p.add_argument("--mv-connections", type=int, default=1,
+                   help="mailvault restore/migrate --connections N (default 1)")
     p.add_argument("--sequential", action="store_true",
                    help="all repetitions of one tool, then the next (default: interleaved)")
     a = p.parse_args()
+    MV_EXTRA[:] = ["--connections", str(a.mv_connections)]
     a.mailvault = os.path.abspath(a.mailvault)
     started = datetime.datetime.now(datetime.timezone.utc)
     if not a.out:

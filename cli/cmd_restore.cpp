@@ -92,10 +92,18 @@ int run_restore(const std::vector<std::string>& args) {
         "'SRC=DST': restore source folder SRC (and its subfolders) as DST; '/' separates levels")(
         "dry-run", "connect and plan; create, append and record nothing")(
         "verify", "fetch every restored message back and compare it with the archive")(
+        "connections", po::value<int>(),
+        "target connections, folders spread over them (default 1)")(
         "update-flags",
         "set the archived flags on messages restored earlier whose flags changed since")(
-        "json", "machine-readable summary on stdout")("quiet,q", "no per-folder log lines")(
-        "help,h", "this help");
+        "gmail-labels", po::value<std::string>(),
+        "Gmail source accounts: 'folders' (default: All Mail's messages into one folder per "
+        "label), 'primary' (into their first label folder only) or 'none' (All Mail restored as "
+        "a plain folder)")(
+        "gmail-archive-folder", po::value<std::string>(),
+        "Gmail: the folder for messages without a folder label (default Archive; '\\Archive': "
+        "the target's special-use archive folder)")("json", "machine-readable summary on stdout")(
+        "quiet,q", "no per-folder log lines")("help,h", "this help");
     auto vm = parse(args, d);
     if (vm.count("help")) {
         std::cout << d << "\n";
@@ -112,6 +120,11 @@ int run_restore(const std::vector<std::string>& args) {
     opts.include_deleted = vm.count("include-deleted") > 0;
     opts.verify = vm.count("verify") > 0;
     opts.update_flags = vm.count("update-flags") > 0;
+    if (vm.count("connections")) {
+        opts.connections = vm["connections"].as<int>();
+        if (opts.connections < 1 || opts.connections > 16)
+            throw mv::failure(errc::usage, "--connections wants 1..16");
+    }
     if (vm.count("as-of")) {
         const auto v = vm["as-of"].as<std::string>();
         opts.as_of = sync::parse_as_of(v);
@@ -119,6 +132,23 @@ int run_restore(const std::vector<std::string>& args) {
             throw mv::failure(errc::usage, "--as-of '" + v +
                                                "' is not a date; write 2024-05-01, "
                                                "2024-05-01T12:00:00Z or @1714521600");
+    }
+    if (vm.count("gmail-labels")) {
+        const auto v = vm["gmail-labels"].as<std::string>();
+        if (v == "folders")
+            opts.gmail_mode = sync::label_mode::every_label;
+        else if (v == "primary")
+            opts.gmail_mode = sync::label_mode::primary_only;
+        else if (v == "none")
+            opts.gmail_labels = false;
+        else
+            throw mv::failure(errc::usage,
+                              "--gmail-labels '" + v + "': write folders, primary or none");
+    }
+    if (vm.count("gmail-archive-folder")) {
+        opts.gmail_archive_folder = vm["gmail-archive-folder"].as<std::string>();
+        if (opts.gmail_archive_folder.empty())
+            throw mv::failure(errc::usage, "--gmail-archive-folder needs a folder name");
     }
     if (vm.count("account")) opts.source_accounts = vm["account"].as<std::vector<std::string>>();
     if (vm.count("folder")) opts.folders = vm["folder"].as<std::vector<std::string>>();
@@ -193,6 +223,8 @@ int run_migrate(const std::vector<std::string>& args) {
     add_archive_options(d);
     d.add_options()("from", po::value<std::string>(), "the configured account to move from")(
         "to", po::value<std::string>(), "the configured IMAP account to move into")(
+        "connections", po::value<int>(),
+        "connections to the target for the restore, folders spread over them (default 1)")(
         "json", "machine-readable summary on stdout")("quiet,q", "no per-folder log lines")(
         "help,h", "this help");
     auto vm = parse(args, d);
@@ -258,6 +290,12 @@ int run_migrate(const std::vector<std::string>& args) {
     opts.exclude_expunged = true;
     opts.verify = true;
     opts.update_flags = true;
+    opts.verify_new_only = true;
+    if (vm.count("connections")) {
+        opts.connections = vm["connections"].as<int>();
+        if (opts.connections < 1 || opts.connections > 16)
+            throw mv::failure(errc::usage, "--connections wants 1..16");
+    }
     attach_output(opts, json, vm.count("quiet") > 0);
     const auto path =
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;

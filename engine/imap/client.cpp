@@ -425,6 +425,37 @@ mv::error client::uid_store(const uid_set& uids, store_op sop,
     return run(op);
 }
 
+mv::error client::uid_store_labels(const uid_set& uids, const std::vector<std::string>& labels) {
+    if (!s_.caps.has("X-GM-EXT-1")) return unsupported("X-GM-EXT-1 (X-GM-LABELS)");
+    std::string list;
+    for (const auto& l : labels) {
+        if (l.empty()) continue;
+        if (l.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+            return mv::error(mv::errc::usage, "IMAP: a Gmail label cannot contain CR, LF or NUL");
+        if (!list.empty()) list += ' ';
+        if (l.front() == '\\') {
+            list += l;
+            continue;
+        }
+        list += '"';
+        for (char c : encode_mailbox_name(l, s_.utf8)) {
+            if (c == '"' || c == '\\') list += '\\';
+            list += c;
+        }
+        list += '"';
+    }
+    const std::string tail = "+X-GM-LABELS.SILENT (" + list + ")";
+    std::vector<command_op::command> cmds;
+    for (auto& part : split_uid_set(uids, max_command_line - 40 - tail.size())) {
+        auto tag = s_.next_tag();
+        command_builder b(s_.wcaps(), tag, "UID STORE");
+        b.arg(part).arg(tail);
+        cmds.push_back(make("UID STORE", b, tag));
+    }
+    command_op op(s_, std::move(cmds));
+    return run(op);
+}
+
 mv::error client::uid_expunge(const uid_set& uids) {
     if (!s_.caps.has("UIDPLUS")) return unsupported("UIDPLUS (UID EXPUNGE)");
     std::vector<command_op::command> cmds;

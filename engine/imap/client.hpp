@@ -102,6 +102,12 @@ public:
     mv::error uid_store(const uid_set& uids, store_op op, const std::vector<std::string>& flags,
                         bool silent, std::optional<std::uint64_t> unchangedsince,
                         uid_set* modified = nullptr);
+    // Gmail (X-GM-EXT-1): UID STORE uids +X-GM-LABELS.SILENT (labels), split like uid_store.
+    // Labels are UTF-8: system labels (a leading backslash, "\\Inbox") go as atoms, the others
+    // as quoted strings in modified UTF-7 (UTF-8 when UTF8=ACCEPT is enabled); a label with a
+    // CR, LF or NUL is refused (errc::usage, nothing sent). Without the capability:
+    // errc::unsupported.
+    mv::error uid_store_labels(const uid_set& uids, const std::vector<std::string>& labels);
     mv::error uid_expunge(const uid_set& uids);
     mv::error expunge();
     mv::error append(const append_request& req, std::optional<appenduid_info>* uid = nullptr);

@@ -102,6 +102,111 @@ struct source_folder {
     archive::mailbox_state mb;
 };
 
+bool same_ci(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// Gmail's virtual views (All Mail, Important, Starred): every message in them also has its
+// labels, so they are not restored as folders of their own (docs/restore.md, "Gmail").
+bool is_virtual_use(const std::optional<std::string>& use) {
+    return use &&
+           (same_ci(*use, "\\All") || same_ci(*use, "\\Important") || same_ci(*use, "\\Flagged"));
+}
+
+// Stands for "no folder label" in label_folders() (no label starts with a backslash and a
+// space); replaced by the configured archive folder.
+const std::string no_label = "\\ no label";
+
+// One entry (current generation) of a Gmail account, with what the restore needs of it.
+struct gmail_entry {
+    std::int64_t mailbox_id = 0;
+    archive::entry_view view;
+    std::optional<std::uint64_t> msgid;
+    std::vector<std::string> labels;  // recorded labels + the label of its own folder
+};
+
+// Every entry of an archived Gmail account (one with a virtual folder whose entries carry
+// X-GM attributes), by entry id, and the copies of each Gmail message.
+struct gmail_source {
+    std::string account;
+    std::map<std::int64_t, gmail_entry> entries;
+    std::map<std::uint64_t, std::vector<std::int64_t>> by_msgid;  // entry ids, ascending
+    std::map<std::int64_t, std::string> folder_of;                // mailbox id -> name
+    const gmail_entry* find(std::int64_t id) const {
+        auto it = entries.find(id);
+        return it == entries.end() ? nullptr : &it->second;
+    }
+};
+
+// The Gmail accounts among the archived folders `all` (read under the archive lock).
+std::map<std::string, gmail_source> index_gmail(archive::archive& a,
+                                                const std::vector<source_folder>& all) {
+    std::map<std::string, std::vector<const source_folder*>> by_account;
+    for (const auto& f : all) by_account[f.account].push_back(&f);
+    std::map<std::string, gmail_source> out;
+    for (const auto& [account, folders] : by_account) {
+        if (std::none_of(folders.begin(), folders.end(),
+                         [](const source_folder* f) { return is_virtual_use(f->mb.special_use); }))
+            continue;
+        gmail_source g;
+        g.account = account;
+        bool gmail = false;
+        for (const auto* f : folders) {
+            g.folder_of[f->mb.id] = f->mb.name;
+            std::vector<archive::entry_view> views;
+            a.for_each_entry(f->mb.id, [&](const archive::entry_view& e) { views.push_back(e); });
+            const char d =
+                f->mb.delimiter && !f->mb.delimiter->empty() ? (*f->mb.delimiter)[0] : char(0);
+            std::string slashed = f->mb.name;  // labels are '/'-separated
+            if (d && d != '/') std::replace(slashed.begin(), slashed.end(), d, '/');
+            for (auto& v : views) {
+                gmail_entry ge;
+                ge.mailbox_id = f->mb.id;
+                auto attrs = a.gmail_of(v.id);
+                if (attrs) {
+                    ge.msgid = attrs->msgid;
+                    ge.labels = attrs->labels;
+                    gmail = gmail || is_virtual_use(f->mb.special_use);
+                }
+                ge.labels = labels_with_folder(std::move(ge.labels), slashed,
+                                               f->mb.special_use.value_or(""));
+                if (ge.msgid) g.by_msgid[*ge.msgid].push_back(v.id);
+                ge.view = std::move(v);
+                g.entries.emplace(ge.view.id, std::move(ge));
+            }
+        }
+        if (!gmail) continue;
+        for (auto& [m, ids] : g.by_msgid) std::sort(ids.begin(), ids.end());
+        out.emplace(account, std::move(g));
+    }
+    return out;
+}
+
+// An archived folder's name with '/' between levels (how Gmail labels are written).
+std::string slashed(const source_folder& f) {
+    std::string n = f.mb.name;
+    const char d = f.mb.delimiter && !f.mb.delimiter->empty() ? (*f.mb.delimiter)[0] : char(0);
+    if (d && d != '/') std::replace(n.begin(), n.end(), d, '/');
+    return n;
+}
+
+// One report's worth of restoring: an archived folder into its planned target, or (Gmail) the
+// messages of the virtual folders whose labels name one target folder.
+struct restore_job {
+    source_folder src;
+    std::string label;                    // the report's source_folder; empty: src.mb.name
+    std::optional<folder_choice> choice;  // the target; empty: the plan's for src
+    std::optional<std::vector<archive::entry_view>> entries;  // given (already filtered)
+    const gmail_source* gmail = nullptr;  // an entry of a Gmail account: once per message
+    std::string note;
+    // Into Gmail: the labels to set (UID STORE +X-GM-LABELS) once a message is there, by
+    // entry id (every entry of a message carries its labels).
+    std::map<std::int64_t, std::vector<std::string>> set_labels;
+};
+
 struct pending_confirm {
     std::int64_t entry_id = 0;
     archive::sha256 content;
@@ -186,47 +291,245 @@ public:
 
     // Where every archived folder of the source accounts goes (folder_mapping.hpp): computed
     // once, from all of them (not only the selected ones), so a rerun places each folder the
-    // same way whatever --folder says.
+    // same way whatever --folder says. Gmail accounts (`gmail`): their virtual folders are no
+    // target; the folders their labels name (label_folders) are placed by the same plan, after
+    // the archived folders: a label of an archived folder's name goes where that folder goes, a
+    // marker (\Sent, ...) where the archived folder with that special use goes, else (as a
+    // folder of its own, the default name for a marker) the target's folder with that
+    // attribute, a well-known name, or the translated name.
     void plan_folders(const std::vector<source_folder>& all,
-                      const std::vector<folder_map_rule>& rules) {
+                      const std::vector<folder_map_rule>& rules,
+                      const std::map<std::string, gmail_source>& gmail) {
         std::vector<mapping_source> ms;
+        std::vector<std::int64_t> ids;  // mailbox id per source; 0: a label folder
+        std::vector<std::pair<std::string, std::string>> label_of;  // (account, label folder)
         for (const auto& f : all) {
+            if (gmail.count(f.account) && is_virtual_use(f.mb.special_use)) continue;
             mapping_source m;
             m.account = f.account;
             m.name = f.mb.name;
             m.delim = f.mb.delimiter && !f.mb.delimiter->empty() ? (*f.mb.delimiter)[0] : char(0);
             m.special_use = f.mb.special_use;
             ms.push_back(std::move(m));
+            ids.push_back(f.mb.id);
+            label_of.emplace_back();
+        }
+        std::map<std::pair<std::string, std::string>, std::int64_t> label_folder_id;
+        for (const auto& [account, g] : gmail) {
+            std::set<std::string> names = {archive_name()};
+            for (const auto& [id, e] : g.entries)
+                for (const auto& l : e.labels)
+                    for (auto& n : label_folders({l}, {label_mode::every_label, no_label}))
+                        if (n != no_label) names.insert(std::move(n));
+            for (const auto& n : names) {
+                // An archived (non-virtual) folder this label names.
+                const source_folder* real = nullptr;
+                for (const auto& f : all) {
+                    if (f.account != account || is_virtual_use(f.mb.special_use)) continue;
+                    const bool hit =
+                        is_special_use_marker(n)
+                            ? f.mb.special_use && same_ci(*f.mb.special_use, n)
+                            : (same_ci(n, "INBOX") ? same_ci(f.mb.name, "INBOX") : slashed(f) == n);
+                    if (hit) {
+                        real = &f;
+                        break;
+                    }
+                }
+                if (real) {
+                    label_folder_id[{account, n}] = real->mb.id;
+                    continue;
+                }
+                mapping_source m;
+                m.account = account;
+                m.delim = '/';
+                if (is_special_use_marker(n)) {
+                    m.special_use = n;
+                    m.name = n == sent_marker     ? "Sent"
+                             : n == drafts_marker ? "Drafts"
+                             : n == trash_marker  ? "Trash"
+                             : n == junk_marker   ? "Junk"
+                                                  : "Archive";
+                } else {
+                    m.name = n;
+                }
+                ms.push_back(std::move(m));
+                ids.push_back(0);
+                label_of.emplace_back(account, n);
+            }
         }
         auto choices = plan_folder_mapping(ms, rules, layout_);
         choice_.clear();
+        label_choice_.clear();
         taken_.clear();
-        for (std::size_t i = 0; i < all.size() && i < choices.size(); ++i) {
+        for (std::size_t i = 0; i < ms.size() && i < choices.size(); ++i) {
             taken_.insert(choices[i].name);
-            choice_[all[i].mb.id] = std::move(choices[i]);
+            if (ids[i])
+                choice_[ids[i]] = std::move(choices[i]);
+            else
+                label_choice_[label_of[i]] = std::move(choices[i]);
+        }
+        for (const auto& [key, id] : label_folder_id)
+            if (auto c = choice_.find(id); c != choice_.end()) label_choice_[key] = c->second;
+    }
+
+    // The configured folder for messages without a folder label.
+    std::string archive_name() const {
+        return opts_.gmail_archive_folder.empty() ? std::string("Archive")
+                                                  : opts_.gmail_archive_folder;
+    }
+
+    // The planned target of an archived folder, and of a label folder (label_folders' name, or
+    // no_label) of a Gmail account; nullptr when there is none.
+    const folder_choice* choice_of(std::int64_t mailbox_id) const {
+        auto it = choice_.find(mailbox_id);
+        return it == choice_.end() ? nullptr : &it->second;
+    }
+    const folder_choice* label_choice(const std::string& account, const std::string& n) const {
+        auto it = label_choice_.find({account, n == no_label ? archive_name() : n});
+        return it == label_choice_.end() ? nullptr : &it->second;
+    }
+    bool target_is_gmail() { return c().caps().has("X-GM-EXT-1"); }
+
+    // The target folder a job is planned to write (before any fallback name).
+    std::string target_name_of(const restore_job& job) const {
+        if (const folder_choice* ch = job.choice ? &*job.choice : choice_of(job.src.mb.id))
+            return ch->name;
+        const auto& d = job.src.mb.delimiter;
+        return map_folder_name(job.src.mb.name, d && !d->empty() ? (*d)[0] : char(0), opts_.maps,
+                               prefix_, delim_)
+            .name;
+    }
+
+    // The reports that place the messages of a Gmail account's selected virtual folders by
+    // their labels: one per target folder (in the order they first appear), each message once
+    // (All Mail's entry stands for it). The labels of a message are the union over its entries
+    // the restore takes (labels_with_folder). A label folder that a selected archived folder of
+    // the account is restored into gets nothing from here: that folder brings its messages.
+    void gmail_jobs(const gmail_source& g, const std::vector<source_folder>& sources,
+                    std::vector<restore_job>& jobs) {
+        std::set<std::string> real_targets;
+        std::vector<const source_folder*> virt;
+        for (const auto& s : sources) {
+            if (s.account != g.account) continue;
+            if (is_virtual_use(s.mb.special_use))
+                virt.push_back(&s);
+            else if (const auto* ch = choice_of(s.mb.id))
+                real_targets.insert(ch->name);
+        }
+        if (virt.empty()) return;
+        std::stable_sort(virt.begin(), virt.end(), [](const auto* a, const auto* b) {
+            return same_ci(*a->mb.special_use, "\\All") && !same_ci(*b->mb.special_use, "\\All");
+        });
+        std::map<std::int64_t, std::int64_t> first_seen;
+        {
+            std::lock_guard lk(ar_.mu);
+            first_seen = first_seen_of(g.account);
+        }
+        const gmail_restore_options lo{opts_.gmail_mode, no_label};
+        std::set<std::uint64_t> done;  // messages placed (or found placed by archived folders)
+        std::map<std::string, std::size_t> job_of;  // target folder -> index into jobs
+        for (const auto* v : virt) {
+            std::int64_t placed = 0, by_folders = 0, again = 0;
+            for (const auto& [id, e] : g.entries) {
+                if (e.mailbox_id != v->mb.id || !selected(e.view, first_seen)) continue;
+                if (e.msgid && !done.insert(*e.msgid).second) {
+                    ++again;  // also in an earlier virtual folder (All Mail first)
+                    continue;
+                }
+                std::vector<std::string> labels;
+                if (e.msgid) {
+                    for (auto other : g.by_msgid.at(*e.msgid)) {
+                        const auto* x = g.find(other);
+                        if (!x || !selected(x->view, first_seen)) continue;
+                        for (const auto& l : x->labels)
+                            if (std::find(labels.begin(), labels.end(), l) == labels.end())
+                                labels.push_back(l);
+                    }
+                } else {
+                    labels = e.labels;
+                }
+                bool sent = false;
+                for (const auto& n : label_folders(labels, lo)) {
+                    const folder_choice* ch = label_choice(g.account, n);
+                    if (!ch || real_targets.count(ch->name)) continue;
+                    auto [pos, fresh] = job_of.emplace(ch->name, jobs.size());
+                    if (fresh) {
+                        restore_job j;
+                        j.src = *v;
+                        const bool none = n == no_label;
+                        j.label = v->mb.name + (none ? " (no label)" : " (label " + n + ")");
+                        j.choice = *ch;
+                        j.entries.emplace();
+                        j.gmail = &g;
+                        j.note = "Gmail: the messages of " + v->mb.name +
+                                 (none ? " without a folder label" : " labelled " + n);
+                        jobs.push_back(std::move(j));
+                    }
+                    jobs[pos->second].entries->push_back(e.view);
+                    sent = true;
+                }
+                ++(sent ? placed : by_folders);
+            }
+            if (opts_.log)
+                opts_.log(g.account + "/" + v->mb.name + ": not restored as a folder (a Gmail " +
+                          *v->mb.special_use + " view): " + std::to_string(placed) +
+                          " messages placed by their labels, " + std::to_string(by_folders) +
+                          " only in label folders restored from their archived folder" +
+                          (again ? ", " + std::to_string(again) + " already in another view"
+                                 : std::string()));
         }
     }
 
     imap::client& c() { return *s_.client; }
 
     // The report of a folder before anything is sent: names and the archived entries.
-    void begin_folder(const source_folder& src, restore_folder_report& fr) {
+    // When each entry of the account (of one folder, when given) was first archived, for
+    // --as-of (empty otherwise). Call with the archive lock held.
+    std::map<std::int64_t, std::int64_t> first_seen_of(const std::string& account,
+                                                       const archive::mailbox_state* mb = nullptr) {
+        std::map<std::int64_t, std::int64_t> out;
+        if (!opts_.as_of) return out;
+        archive::entry_filter ef;
+        ef.account = account;
+        if (mb) ef.mailbox = mb->wire_name;
+        for (const auto& r : ar_.a.purge_rows(ef))
+            if (!mb || r.mailbox_id == mb->id) out[r.entry_id] = r.first_seen;
+        return out;
+    }
+    // Does the restore take this entry (--exclude-expunged, --as-of)?
+    bool selected(const archive::entry_view& e,
+                  const std::map<std::int64_t, std::int64_t>& first_seen) const {
+        if (opts_.as_of) {
+            auto fs = first_seen.find(e.id);
+            return fs != first_seen.end() && present_at(fs->second, e.expunged_at, *opts_.as_of);
+        }
+        return !(opts_.exclude_expunged && e.expunged_at);
+    }
+
+    // The report of a folder before anything is sent: names and the archived entries.
+    void begin_folder(const restore_job& job, restore_folder_report& fr) {
+        const auto& src = job.src;
         fr = restore_folder_report{};
         fr.source_account = src.account;
-        fr.source_folder = src.mb.name;
+        fr.source_folder = job.label.empty() ? src.mb.name : job.label;
         const char sdelim =
             src.mb.delimiter && !src.mb.delimiter->empty() ? (*src.mb.delimiter)[0] : char(0);
         create_use_.reset();
-        if (auto ch = choice_.find(src.mb.id); ch != choice_.end()) {
-            fr.target_folder = ch->second.name;
-            fr.note = ch->second.note;
-            create_use_ = ch->second.create_use;
+        const folder_choice* ch = job.choice ? &*job.choice : choice_of(src.mb.id);
+        if (ch) {
+            fr.target_folder = ch->name;
+            fr.note = ch->note;
+            create_use_ = ch->create_use;
         } else {
             auto tn = map_folder_name(src.mb.name, sdelim, opts_.maps, prefix_, delim_);
             fr.target_folder = tn.name;
             fr.note = tn.note;
         }
+        if (!job.note.empty()) fr.note = job.note + (fr.note.empty() ? "" : "; " + fr.note);
+        gm_ = job.gmail;
+        labels_ = job.set_labels.empty() ? nullptr : &job.set_labels;
         counted_.clear();
+        confirmed_now_.clear();
         items_.clear();
         flags_.clear();
         uids_.clear();
@@ -234,30 +537,23 @@ public:
         // UIDVALIDITY) still holds what its UIDs say; anywhere else in that account, every
         // message is looked up before it is appended.
         in_place_ = src.account == target_.name;
-        same_folder_ = in_place_ && fr.target_folder == src.mb.name;
+        same_folder_ = in_place_ && !job.entries && fr.target_folder == src.mb.name;
         source_uidvalidity_ = src.mb.uidvalidity;
         std::lock_guard lk(ar_.mu);
-        std::map<std::int64_t, std::int64_t> first_seen;
-        if (opts_.as_of) {
-            archive::entry_filter ef;
-            ef.account = src.account;
-            ef.mailbox = src.mb.wire_name;
-            for (const auto& r : ar_.a.purge_rows(ef))
-                if (r.mailbox_id == src.mb.id) first_seen[r.entry_id] = r.first_seen;
-        }
-        std::map<std::string, std::uint64_t> raw_size;  // by content hex: the literal's size
-        ar_.a.for_each_entry(src.mb.id, [&](const archive::entry_view& e) {
-            if (opts_.as_of) {
-                auto fs = first_seen.find(e.id);
-                if (fs == first_seen.end() || !present_at(fs->second, e.expunged_at, *opts_.as_of))
-                    return;
-            } else if (opts_.exclude_expunged && e.expunged_at) {
-                return;
-            }
-            items_.push_back({e.id, e.content, e.size, e.internaldate});
+        auto take = [&](const archive::entry_view& e) {
+            items_.push_back(
+                {e.id, e.content, e.size, e.internaldate, e.internaldate_tz.value_or(0)});
             flags_.push_back(e.flags);
             uids_.push_back(e.uid);
-        });
+        };
+        if (job.entries) {
+            for (const auto& e : *job.entries) take(e);
+        } else {
+            const auto first_seen = first_seen_of(src.account, &src.mb);
+            ar_.a.for_each_entry(src.mb.id, [&](const archive::entry_view& e) {
+                if (selected(e, first_seen)) take(e);
+            });
+        }
         // The exact byte count of each archived copy (the entry's size is what the server
         // said): it is the APPEND literal's size and what a lookup on the target compares.
         for (auto& it : items_)
@@ -292,6 +588,14 @@ private:
     bool fail_account(const mv::error& e) {
         if (!rep_.err) rep_.err = e;
         return false;
+    }
+
+    // After a failed command: may this connection go on? Only after a NO or BAD on a usable
+    // session; anything else (a protocol error: the stream is out of step) ends it.
+    bool alive_after(const mv::error& e) {
+        if (s_.client && c().usable() && (e.code == errc::server_no || e.code == errc::server_bad))
+            return true;
+        return fail_account(e);
     }
 
     // Counts an entry's outcome once per run, however many reconnects it took.
@@ -381,12 +685,13 @@ private:
         }
         if (!is_existing(name_)) {
             if (opts_.dry_run) {
+                gmail_once(fr, rows);
                 count_dry(fr, items, plan_restore_folder(items, rows, std::nullopt, limit_));
                 return true;
             }
             if (auto e = create_folder(fr)) {
                 fr.err = e;
-                return c.usable() || fail_account(e);
+                return alive_after(e);
             }
             if (name_ != fr.target_folder) {
                 fr.target_folder = name_;
@@ -394,13 +699,14 @@ private:
                 rows = ledger_.rows(target_.name, name_);
             }
         }
+        gmail_once(fr, rows);
         imap::select_request sr;
         sr.mailbox = name_;
         sr.read_only = opts_.dry_run;
         imap::select_result res;
         if (auto e = c.select(sr, res)) {
             fr.err = e;
-            return c.usable() || fail_account(e);
+            return alive_after(e);
         }
         uidvalidity_ = res.state.uidvalidity;
         fr.target_uidvalidity = uidvalidity_;
@@ -412,7 +718,7 @@ private:
             return true;
         }
         if (in_place_) {
-            if (!plan_in_place(fr, rows, plan)) return c.usable() || fail_account(fr.err);
+            if (!plan_in_place(fr, rows, plan)) return alive_after(fr.err);
             if (fr.err) return true;
         }
         claimed_.clear();
@@ -472,7 +778,7 @@ private:
                     fr.err = mv::error(e.code, "looking up entry " + std::to_string(it.entry_id) +
                                                    " on the target: " + e.message);
                     flush();
-                    return c.usable() || fail_account(e);  // never append blindly
+                    return alive_after(e);  // never append blindly
                 }
                 if (uid) {
                     if (first_time(it.entry_id)) ++fr.matched;
@@ -488,13 +794,224 @@ private:
         }
         flush();
         report_progress(fr);
+        if (alive && !fr.err && labels_) {
+            if (auto e = store_gmail_labels(fr)) {
+                fr.err = mv::error(e.code, "setting Gmail labels (X-GM-LABELS): " + e.message);
+                alive = alive_after(e);
+            }
+        }
         if (alive && !fr.err && opts_.verify) {
             if (auto e = verify(fr)) {
                 fr.err = mv::error(e.code, "verifying the target copy: " + e.message);
-                alive = c.usable() || fail_account(e);
+                alive = alive_after(e);
             }
         }
         return alive;
+    }
+
+    // Into Gmail: every message the ledger confirms here with a UID gets its labels, one
+    // UID STORE +X-GM-LABELS per distinct label set (on every run: setting a label twice
+    // changes nothing, and a crash between APPEND and STORE leaves no message without them).
+    mv::error store_gmail_labels(restore_folder_report& fr) {
+        std::vector<archive::ledger_row> rows;
+        {
+            std::lock_guard lk(ar_.mu);
+            rows = ledger_.rows(target_.name, name_);
+        }
+        std::map<std::int64_t, std::uint32_t> uid_of;
+        for (const auto& r : rows)
+            if (r.state == archive::ledger_state::confirmed && r.target_uid &&
+                r.target_uidvalidity == uidvalidity_)
+                uid_of[r.entry_id] = *r.target_uid;
+        std::map<std::vector<std::string>, std::vector<std::uint32_t>> stores;
+        std::int64_t without_uid = 0;
+        for (const auto& it : items_) {
+            auto l = labels_->find(it.entry_id);
+            if (l == labels_->end() || l->second.empty()) continue;
+            auto u = uid_of.find(it.entry_id);
+            if (u == uid_of.end()) {
+                ++without_uid;
+                continue;
+            }
+            stores[l->second].push_back(u->second);
+        }
+        std::int64_t n = 0;
+        for (const auto& [labels, uids] : stores) {
+            if (auto e = c().uid_store_labels(imap::make_uid_set(uids), labels)) return e;
+            n += static_cast<std::int64_t>(uids.size());
+        }
+        fr.note += std::string(fr.note.empty() ? "" : "; ") + "Gmail labels set on " +
+                   std::to_string(n) + " messages";
+        if (without_uid) fr.note += ", not on " + std::to_string(without_uid) + " (no UID known)";
+        return {};
+    }
+
+public:
+    // The target's selectable folder with this special-use attribute, if any.
+    std::optional<std::string> target_folder_with(std::string_view use) const {
+        for (const auto& m : layout_.mailboxes) {
+            bool has = false, selectable = true;
+            for (const auto& a : m.attributes) {
+                has = has || same_ci(a, use);
+                selectable =
+                    selectable && !same_ci(a, "\\Noselect") && !same_ci(a, "\\NonExistent");
+            }
+            if (has && selectable) return m.name;
+        }
+        return std::nullopt;
+    }
+
+    // Into Gmail: every message of the account's selected folders once (All Mail's entry
+    // stands for it), APPENDed into the target's \All folder (a draft into its \Drafts folder),
+    // with the union of its labels (labels_for_gmail) to set afterwards.
+    void gmail_into_gmail_jobs(const gmail_source& g, const std::vector<source_folder>& sources,
+                               const std::string& all_folder,
+                               const std::optional<std::string>& drafts_folder,
+                               std::vector<restore_job>& jobs) {
+        std::vector<const source_folder*> folders;
+        for (const auto& s : sources)
+            if (s.account == g.account) folders.push_back(&s);
+        if (folders.empty()) return;
+        auto is_all = [](const source_folder* f) {
+            return f->mb.special_use && same_ci(*f->mb.special_use, "\\All");
+        };
+        std::stable_sort(folders.begin(), folders.end(),
+                         [&](const auto* a, const auto* b) { return is_all(a) && !is_all(b); });
+        std::map<std::int64_t, std::int64_t> first_seen;
+        {
+            std::lock_guard lk(ar_.mu);
+            first_seen = first_seen_of(g.account);
+        }
+        std::optional<restore_job> into_all, into_drafts;
+        auto job_for = [&](std::optional<restore_job>& j, const source_folder& src,
+                           const std::string& target, const std::string& what) -> restore_job& {
+            if (!j) {
+                j.emplace();
+                j->src = src;
+                j->label = what;
+                folder_choice ch;
+                ch.name = target;
+                ch.exists = true;
+                ch.via = folder_via::special_use;
+                j->choice = ch;
+                j->entries.emplace();
+                j->gmail = &g;
+                j->note = "Gmail into Gmail: each message once, into " + target +
+                          ", with its labels (X-GM-LABELS)";
+            }
+            return *j;
+        };
+        std::set<std::uint64_t> done;
+        std::set<std::int64_t> done_entries;
+        for (const auto* f : folders) {
+            for (const auto& [id, e] : g.entries) {
+                if (e.mailbox_id != f->mb.id || !selected(e.view, first_seen)) continue;
+                if (e.msgid ? !done.insert(*e.msgid).second : !done_entries.insert(id).second)
+                    continue;
+                std::vector<std::string> labels;
+                std::vector<std::int64_t> copies = {id};
+                if (e.msgid) copies = g.by_msgid.at(*e.msgid);
+                for (auto other : copies) {
+                    const auto* x = g.find(other);
+                    if (!x || !selected(x->view, first_seen)) continue;
+                    for (const auto& l : x->labels)
+                        if (std::find(labels.begin(), labels.end(), l) == labels.end())
+                            labels.push_back(l);
+                }
+                const bool draft = drafts_folder &&
+                                   std::any_of(labels.begin(), labels.end(),
+                                               [](const auto& l) { return same_ci(l, "\\Draft"); });
+                auto& j = draft ? job_for(into_drafts, *f, *drafts_folder, "drafts, with labels")
+                                : job_for(into_all, *f, all_folder, "every folder, with labels");
+                j.entries->push_back(e.view);
+                const auto set = labels_for_gmail(labels);
+                for (auto other : copies) j.set_labels[other] = set;
+            }
+        }
+        if (into_all) jobs.push_back(std::move(*into_all));
+        if (into_drafts) jobs.push_back(std::move(*into_drafts));
+    }
+
+private:
+    // A Gmail account: one message (X-GM-MSGID) goes into one target folder once, whichever of
+    // its entries (INBOX, a label's folder, All Mail) brings it. When the ledger of this target
+    // folder has a row for another entry of the same message, that entry stands for it (its row
+    // decides: confirmed, already there; an intent, looked up on the target first); a second
+    // item for one entry is dropped (already there). In a dry run, a message an earlier report
+    // of this run would send here counts as already there too. Idempotent: a folder resumed
+    // after a reconnect runs it again.
+    void gmail_once(restore_folder_report& fr, const std::vector<archive::ledger_row>& rows) {
+        if (!gm_) return;
+        std::map<std::uint64_t, const archive::ledger_row*> row_of;  // by X-GM-MSGID
+        for (const auto& r : rows) {
+            const auto* g = gm_->find(r.entry_id);
+            if (!g || !g->msgid) continue;
+            auto& best = row_of[*g->msgid];
+            if (!best || (r.state == archive::ledger_state::confirmed &&
+                          best->state != archive::ledger_state::confirmed))
+                best = &r;
+        }
+        std::vector<restore_item> items;
+        std::vector<std::string> flags;
+        std::vector<std::optional<std::uint32_t>> uids;
+        std::set<std::int64_t> seen;
+        std::map<std::string, std::int64_t> via;  // where the copy standing for it came from
+        bool resize = false;
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            auto it = items_[i];
+            auto fl = flags_[i];
+            auto uid = uids_[i];
+            const auto* g = gm_->find(it.entry_id);
+            if (g && g->msgid) {
+                if (opts_.dry_run) {
+                    const auto key = std::make_pair(name_, *g->msgid);
+                    auto p = placed_.find(key);
+                    if (p != placed_.end() && p->second != fr.source_folder) {
+                        if (first_time(it.entry_id)) ++fr.already;
+                        ++via[p->second];
+                        continue;
+                    }
+                    placed_[key] = fr.source_folder;
+                }
+                auto r = row_of.find(*g->msgid);
+                if (r != row_of.end() && r->second->entry_id != it.entry_id) {
+                    const auto* o = gm_->find(r->second->entry_id);
+                    auto f = o ? gm_->folder_of.find(o->mailbox_id) : gm_->folder_of.end();
+                    ++via[f != gm_->folder_of.end() ? f->second : "another entry"];
+                    it.entry_id = r->second->entry_id;
+                    if (it.content != r->second->content) {
+                        it.content = r->second->content;
+                        resize = true;
+                    }
+                    if (o) {
+                        fl = o->view.flags;
+                        it.internaldate = o->view.internaldate;
+                        uid = o->view.uid;
+                    }
+                }
+            }
+            if (!seen.insert(it.entry_id).second) {
+                if (first_time(items_[i].entry_id)) ++fr.already;
+                continue;
+            }
+            items.push_back(std::move(it));
+            flags.push_back(std::move(fl));
+            uids.push_back(uid);
+        }
+        if (resize) {
+            std::lock_guard lk(ar_.mu);
+            for (auto& it : items)
+                if (auto ci = ar_.a.content(it.content)) it.size = ci->raw_size;
+        }
+        items_ = std::move(items);
+        flags_ = std::move(flags);
+        uids_ = std::move(uids);
+        for (const auto& [from, n] : via) {
+            const std::string what =
+                "already there via " + from + " (the same Gmail message): " + std::to_string(n);
+            if (fr.note.find("already there via " + from + " ") == std::string::npos)
+                fr.note += (fr.note.empty() ? "" : "; ") + what;
+        }
     }
 
     // Messages already on the target (confirmed with a UID under the folder's UIDVALIDITY): one
@@ -696,6 +1213,7 @@ private:
             req.mailbox = name_;
             req.flags = o.flags;
             req.internaldate = it.internaldate;
+            req.internaldate_offset = it.internaldate_tz;
             req.size = it.size;
             const auto content = it.content;
             req.fill = [this, content](std::string& out) {
@@ -847,6 +1365,9 @@ private:
         std::map<std::uint32_t, const archive::ledger_row*> by_uid;
         for (const auto& r : rows) {
             if (r.state != archive::ledger_state::confirmed) continue;
+            // verify_new_only: what this run put there (or found there); the rest was verified
+            // by the run that confirmed it.
+            if (opts_.verify_new_only && !confirmed_now_.count(r.entry_id)) continue;
             if (!r.target_uid || r.target_uidvalidity != uidvalidity_) {
                 ++fr.unverifiable;
                 continue;
@@ -944,6 +1465,7 @@ private:
                 ledger_.confirm(target_.name, name_, b.entry_id, b.content, b.uidvalidity, b.uid);
             tx.commit();
         }
+        for (const auto& b : batch_) confirmed_now_.insert(b.entry_id);
         batch_.clear();
         mv::crash_point("restore.confirmed");
     }
@@ -958,7 +1480,13 @@ private:
     char delim_ = 0;
     target_layout layout_;
     std::map<std::int64_t, folder_choice> choice_;  // by source mailbox id
-    std::set<std::string> taken_;                   // target names chosen in this run
+    const gmail_source* gm_ = nullptr;              // the folder's account, when it is Gmail
+    const std::map<std::int64_t, std::vector<std::string>>* labels_ = nullptr;  // into Gmail
+    // Dry run: (target folder, X-GM-MSGID) -> the report that would send it.
+    std::map<std::pair<std::string, std::uint64_t>, std::string> placed_;
+    // Gmail label folders by (account, label_folders name).
+    std::map<std::pair<std::string, std::string>, folder_choice> label_choice_;
+    std::set<std::string> taken_;  // target names chosen in this run
     std::optional<std::string> create_use_;
     std::set<std::string> existing_;  // UTF-8 names on the target
     std::optional<std::uint64_t> limit_;
@@ -974,7 +1502,7 @@ private:
     std::vector<restore_item> items_;
     std::vector<std::string> flags_;
     std::vector<std::optional<std::uint32_t>> uids_;
-    std::set<std::int64_t> counted_, keyword_reported_;
+    std::set<std::int64_t> counted_, keyword_reported_, confirmed_now_;
     bool in_place_ = false, same_folder_ = false;
     std::optional<std::uint32_t> source_uidvalidity_;
 };
@@ -1017,42 +1545,155 @@ restore_report restore_to_account(const config::account& target, shared_archive&
         if (e.message.rfind(account_prefix(target), 0) == 0) return e;  // already names it
         return mv::error(e.code, account_prefix(target) + e.message);
     };
-    restorer r(target, ar, opts, rep);
+    // Callbacks may come from several connections' threads: one at a time.
+    restore_options wopts = opts;
+    std::mutex cb_mu;
+    if (opts.log)
+        wopts.log = [&](const std::string& l) {
+            std::lock_guard g(cb_mu);
+            opts.log(l);
+        };
+    if (opts.progress)
+        wopts.progress = [&](const restore_progress& p) {
+            std::lock_guard g(cb_mu);
+            opts.progress(p);
+        };
+    restorer r(target, ar, wopts, rep);
     if (auto e = r.connect()) {
         rep.err = prefixed(e);
         return rep;
     }
-    r.plan_folders(all, rules);
-    int reconnects_left = opts.reconnects;
-    for (const auto& src : sources) {
-        restore_folder_report fr;
-        r.begin_folder(src, fr);
-        bool ok = r.folder(fr);
-        while (!ok) {
-            // The connection died: open it again and resume this folder from the ledger
-            // (intents without an answer are looked up on the target first).
-            const auto d = classify_failure(operation_kind::append, rep.err.code);
-            if (!d.reconnect || reconnects_left <= 0 || opts.dry_run) break;
-            --reconnects_left;
-            ++rep.reconnects;
+    // Gmail source accounts: labels instead of the virtual folders (into a target without
+    // labels; into Gmail itself, folder by folder as before: labels are not set there yet).
+    std::map<std::string, gmail_source> gmail;
+    if (opts.gmail_labels) {
+        std::lock_guard lk(ar.mu);
+        gmail = index_gmail(ar.a, all);
+    }
+    // Into Gmail itself: each message once into its All Mail, then its labels.
+    std::optional<std::string> gmail_all, gmail_drafts;
+    if (!gmail.empty() && r.target_is_gmail()) {
+        gmail_all = r.target_folder_with("\\All");
+        gmail_drafts = r.target_folder_with("\\Drafts");
+        if (!gmail_all) {
             if (opts.log)
-                opts.log(target.name + ": connection lost (" + rep.err.message +
-                         "); reconnecting to resume " + fr.target_folder);
-            // A moment for the server to finish (or drop) what the old connection sent.
-            std::this_thread::sleep_for(opts.backoff_initial);
-            if (auto e = r.connect()) {
-                rep.err = e;
-                break;
-            }
-            rep.err = {};
-            ok = r.folder(fr);
+                opts.log(target.name +
+                         ": the target offers X-GM-EXT-1 but lists no \\All folder: restoring "
+                         "folder by folder, without labels");
+            gmail.clear();
         }
-        r.log_folder(fr);
-        rep.folders.push_back(std::move(fr));
-        if (!ok) {
-            rep.err = prefixed(rep.err);
+    }
+    r.plan_folders(all, rules, gmail_all ? std::map<std::string, gmail_source>{} : gmail);
+    std::vector<restore_job> jobs;
+    for (const auto& src : sources) {
+        auto g = gmail.find(src.account);
+        if (g != gmail.end() && (gmail_all || is_virtual_use(src.mb.special_use)))
+            continue;  // below
+        restore_job j;
+        j.src = src;
+        j.gmail = g != gmail.end() ? &g->second : nullptr;
+        jobs.push_back(std::move(j));
+    }
+    for (const auto& [account, g] : gmail) {
+        if (gmail_all)
+            r.gmail_into_gmail_jobs(g, sources, *gmail_all, gmail_drafts, jobs);
+        else
+            r.gmail_jobs(g, sources, jobs);
+    }
+    // Jobs grouped by target folder: each folder is written by one connection only (its
+    // lookups and UID claims stay consistent), the groups spread over the connections. Gmail
+    // sources place one message through several jobs: one connection then.
+    std::vector<std::vector<std::size_t>> groups;
+    {
+        std::map<std::string, std::size_t> group_of;
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            auto [it, fresh] = group_of.try_emplace(r.target_name_of(jobs[i]), groups.size());
+            if (fresh) groups.emplace_back();
+            groups[it->second].push_back(i);
+        }
+    }
+    int nconn = opts.connections > 0 ? opts.connections : target.connections;
+    if (opts.dry_run || !gmail.empty()) nconn = 1;
+    nconn = std::clamp(nconn, 1, 16);
+    nconn = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(nconn),
+                                                   std::max<std::size_t>(groups.size(), 1)));
+    std::vector<restore_folder_report> reports(jobs.size());
+    std::vector<bool> reported(jobs.size(), false);
+    std::mutex mu;
+    std::size_t next_group = 0;
+    bool stop = false;
+    auto work = [&](restorer& w, restore_report& wrep) {
+        int reconnects_left = opts.reconnects;
+        while (true) {
+            std::size_t gi = 0;
+            {
+                std::lock_guard g(mu);
+                if (stop || next_group >= groups.size()) return;
+                gi = next_group++;
+            }
+            for (auto ji : groups[gi]) {
+                const auto& job = jobs[ji];
+                restore_folder_report fr;
+                w.begin_folder(job, fr);
+                bool ok = w.folder(fr);
+                while (!ok) {
+                    // The connection died: open it again and resume this folder from the
+                    // ledger (intents without an answer are looked up on the target first).
+                    const auto d = classify_failure(operation_kind::append, wrep.err.code);
+                    if (!d.reconnect || reconnects_left <= 0 || opts.dry_run) break;
+                    --reconnects_left;
+                    ++wrep.reconnects;
+                    if (wopts.log)
+                        wopts.log(target.name + ": connection lost (" + wrep.err.message +
+                                  "); reconnecting to resume " + fr.target_folder);
+                    // A moment for the server to finish (or drop) what the old connection sent.
+                    std::this_thread::sleep_for(opts.backoff_initial);
+                    if (auto e = w.connect()) {
+                        wrep.err = e;
+                        break;
+                    }
+                    wrep.err = {};
+                    ok = w.folder(fr);
+                }
+                w.log_folder(fr);
+                std::lock_guard g(mu);
+                reports[ji] = std::move(fr);
+                reported[ji] = true;
+                if (!ok) {
+                    wrep.err = prefixed(wrep.err);
+                    stop = true;  // an account-level failure: the other connections stop too
+                    return;
+                }
+            }
+        }
+    };
+    std::vector<std::unique_ptr<restore_report>> extra_reps;
+    std::vector<std::unique_ptr<restorer>> extra;
+    std::vector<std::thread> threads;
+    for (int k = 1; k < nconn; ++k) {
+        auto wrep = std::make_unique<restore_report>();
+        auto w = std::make_unique<restorer>(target, ar, wopts, *wrep);
+        if (auto e = w->connect()) {
+            // Fewer connections than configured still do the whole job.
+            if (wopts.log)
+                wopts.log(target.name + ": connection " + std::to_string(k + 1) +
+                          " could not be opened (" + e.message + "); going on with fewer");
             break;
         }
+        w->plan_folders(all, rules, {});
+        threads.emplace_back(work, std::ref(*w), std::ref(*wrep));
+        extra.push_back(std::move(w));
+        extra_reps.push_back(std::move(wrep));
+    }
+    work(r, rep);
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+        if (reported[i]) rep.folders.push_back(std::move(reports[i]));
+    for (std::size_t k = 0; k < extra.size(); ++k) {
+        rep.appends += extra_reps[k]->appends;
+        rep.reconnects += extra_reps[k]->reconnects;
+        if (!rep.err && extra_reps[k]->err) rep.err = extra_reps[k]->err;
+        if (!extra_reps[k]->err && extra[k]->c().usable()) (void)extra[k]->c().logout();
     }
     if (!rep.err && r.c().usable()) (void)r.c().logout();
     return rep;

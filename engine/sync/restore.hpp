@@ -15,6 +15,8 @@
 // the end of the folder (crash point restore.confirmed). A refused keyword is dropped (and
 // reported); a message too big (APPENDLIMIT, NO [TOOBIG]/[LIMIT]) is skipped and reported; other
 // NOs skip that message; a dead connection ends the account (a rerun resumes from the ledger).
+// Gmail source accounts (X-GM attributes archived): their messages go by label, not through
+// All Mail as a folder; see restore_options::gmail_labels and docs/restore.md, "Gmail".
 #pragma once
 
 #include <chrono>
@@ -27,6 +29,7 @@
 #include "mailvault/config.hpp"
 #include "mailvault/error.hpp"
 #include "sync/connect.hpp"
+#include "sync/gmail_labels.hpp"
 #include "sync/imap_sync.hpp"
 #include "sync/restore_plan.hpp"
 
@@ -54,9 +57,28 @@ struct restore_options {
     bool update_flags = false;
     bool dry_run = false;  // connect, plan, report; no CREATE, APPEND or ledger write
     std::vector<folder_map_rule> maps;
+    // Gmail source accounts (docs/restore.md, "Gmail"). Into a target without X-GM-EXT-1: the
+    // virtual folders (\All, \Important, \Flagged: [Gmail]/All Mail, Important, Starred) are
+    // not restored as folders; their messages go by their labels (sync/gmail_labels.hpp) into
+    // every label folder not restored from an archived folder of the account in this run, and
+    // one Gmail message (X-GM-MSGID) goes into one target folder once, whichever entry brings
+    // it. Into Gmail (X-GM-EXT-1 and a \All folder): each message once into All Mail (drafts
+    // into Drafts), then UID STORE +X-GM-LABELS. false (--gmail-labels=none): every archived
+    // folder is restored as a plain folder.
+    bool gmail_labels = true;
+    label_mode gmail_mode = label_mode::every_label;  // primary_only: the first label folder only
+    // Where a message without a folder label goes ('/'-separated, or "\\Archive" for the
+    // target's \Archive folder); empty: "Archive".
+    std::string gmail_archive_folder = "Archive";
     // After each folder: UID FETCH (UID BODY.PEEK[]) of every message the ledger confirms there
     // and compare the SHA-256 with the archived content (the target's copy, byte for byte).
     bool verify = false;
+    bool verify_new_only = false;  // verify only what this run confirmed (migrate's reruns)
+    // Target connections: folders are spread over them (0: the target account's
+    // `connections`). Every target folder is written by one connection only. Default 1: several
+    // sessions of one user writing at once meet the server's per-user locks and quota checks
+    // (Dovecot let a 4th message past a 3-message quota that way); more is opt-in.
+    int connections = 1;
     std::size_t confirm_batch = 100;
     // Pipelining (LITERAL+ / LITERAL- for small messages): at most this many APPENDs, and this
     // many literal bytes, in flight on one connection.

@@ -24,6 +24,7 @@ struct restore_item {
     archive::sha256 content;
     std::uint64_t size = 0;
     std::optional<std::int64_t> internaldate;
+    int internaldate_tz = 0;  // the zone it was archived in, minutes east of UTC
 };
 
 enum class restore_action {
