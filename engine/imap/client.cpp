@@ -42,6 +42,19 @@ command_op::command client::make(std::string_view name, command_builder& b,
     return command_op::command{tag, std::string(name), b.finish()};
 }
 
+// UID STORE <set> <tail>, the set split over several commands so no line exceeds the cap.
+std::vector<command_op::command> client::store_commands(const uid_set& uids,
+                                                        const std::string& tail) {
+    std::vector<command_op::command> cmds;
+    for (auto& part : split_uid_set(uids, max_command_line - 40 - tail.size())) {
+        auto tag = s_.next_tag();
+        command_builder b(s_.wcaps(), tag, "UID STORE");
+        b.arg(part).arg(tail);
+        cmds.push_back(make("UID STORE", b, tag));
+    }
+    return cmds;
+}
+
 mv::error client::simple(std::string_view name, std::string_view args) {
     auto tag = s_.next_tag();
     command_builder b(s_.wcaps(), tag, name);
@@ -409,14 +422,7 @@ mv::error client::uid_store(const uid_set& uids, store_op sop,
     tail += sop == store_op::add ? "+FLAGS" : sop == store_op::remove ? "-FLAGS" : "FLAGS";
     if (silent) tail += ".SILENT";
     tail += " " + flag_list(flags);
-    std::vector<command_op::command> cmds;
-    for (auto& part : split_uid_set(uids, max_command_line - 40 - tail.size())) {
-        auto tag = s_.next_tag();
-        command_builder b(s_.wcaps(), tag, "UID STORE");
-        b.arg(part).arg(tail);
-        cmds.push_back(make("UID STORE", b, tag));
-    }
-    command_op op(s_, std::move(cmds));
+    command_op op(s_, store_commands(uids, tail));
     op.on_ok = [&](const response& r) -> mv::error {
         if (auto m = parse_modified(r); m && modified)
             modified->ranges.insert(modified->ranges.end(), m->ranges.begin(), m->ranges.end());
@@ -444,15 +450,7 @@ mv::error client::uid_store_labels(const uid_set& uids, const std::vector<std::s
         }
         list += '"';
     }
-    const std::string tail = "+X-GM-LABELS.SILENT (" + list + ")";
-    std::vector<command_op::command> cmds;
-    for (auto& part : split_uid_set(uids, max_command_line - 40 - tail.size())) {
-        auto tag = s_.next_tag();
-        command_builder b(s_.wcaps(), tag, "UID STORE");
-        b.arg(part).arg(tail);
-        cmds.push_back(make("UID STORE", b, tag));
-    }
-    command_op op(s_, std::move(cmds));
+    command_op op(s_, store_commands(uids, "+X-GM-LABELS.SILENT (" + list + ")"));
     return run(op);
 }
 

@@ -153,6 +153,7 @@ public:
 private:
     mv::error run(op_base& op);
     mv::error simple(std::string_view name, std::string_view args);
+    std::vector<command_op::command> store_commands(const uid_set& uids, const std::string& tail);
     mv::error append_many_single(const std::vector<append_request>& reqs,
                                  std::vector<append_outcome>& out);
     mv::error copy_or_move(std::string_view verb, const uid_set& uids, std::string_view dest,

@@ -28,29 +28,6 @@ bool string_list(const value& v, std::vector<std::string>& out) {
     return true;
 }
 
-// A number the server must send in [lo, 4294967295] (UID, UIDVALIDITY, UIDNEXT: nz-number in
-// RFC 3501). Out of range or not a number: errc::protocol naming the item and what was sent.
-mv::error ranged_u32(const response& r, const value& v, std::string_view name, std::uint32_t lo,
-                     std::optional<std::uint32_t>& out) {
-    out.reset();
-    std::string_view t = v.is_atom() ? v.text : std::string_view{};
-    bool digits = !t.empty();
-    for (char c : t) digits = digits && c >= '0' && c <= '9';
-    if (!digits)
-        return bad(r, &v,
-                   "server sent " + std::string(name) + " '" + escape_bytes(v.str(), 30) +
-                       "', not a number");
-    std::string_view sig = t;
-    while (sig.size() > 1 && sig.front() == '0') sig.remove_prefix(1);
-    auto n = parse_number(sig);  // nullopt beyond 19 digits
-    if (!n || *n < lo || *n > 0xffffffffu)
-        return bad(r, &v,
-                   "server sent " + std::string(name) + " " + escape_bytes(t, 40) +
-                       ", out of range (" + std::to_string(lo) + "..4294967295)");
-    out = static_cast<std::uint32_t>(*n);
-    return {};
-}
-
 // A body section item name: BODY[...]<o>, BINARY[...], BODY.PEEK[...] (servers should not echo
 // .PEEK, some do).
 bool is_section_item(std::string_view name) {
@@ -90,6 +67,24 @@ mv::error ranged_u64(const response& r, const value& v, std::string_view name,
                    "server sent " + std::string(name) + " " + escape_bytes(t, 40) +
                        ", out of range (0..18446744073709551615)");
     out = n;
+    return {};
+}
+
+// A number the server must send in [lo, 4294967295] (UID, UIDVALIDITY, UIDNEXT: nz-number in
+// RFC 3501). Out of range or not a number: errc::protocol naming the item and what was sent.
+mv::error ranged_u32(const response& r, const value& v, std::string_view name, std::uint32_t lo,
+                     std::optional<std::uint32_t>& out) {
+    out.reset();
+    std::optional<std::uint64_t> n;
+    if (auto e = ranged_u64(r, v, name, n)) {
+        if (e.message.find("not a number") != std::string::npos) return e;
+        n.reset();  // beyond 64 bits: out of range below
+    }
+    if (!n || *n < lo || *n > 0xffffffffu)
+        return bad(r, &v,
+                   "server sent " + std::string(name) + " " + escape_bytes(v.text, 40) +
+                       ", out of range (" + std::to_string(lo) + "..4294967295)");
+    out = static_cast<std::uint32_t>(*n);
     return {};
 }
 

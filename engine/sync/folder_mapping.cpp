@@ -28,22 +28,6 @@ bool iequal(std::string_view a, std::string_view b) {
                                               [](char x, char y) { return lower(x) == lower(y); });
 }
 
-std::vector<std::string> split(std::string_view s, char delim) {
-    std::vector<std::string> parts;
-    if (delim == 0) {
-        parts.emplace_back(s);
-        return parts;
-    }
-    std::size_t start = 0;
-    for (;;) {
-        auto p = s.find(delim, start);
-        parts.emplace_back(s.substr(start, p == std::string_view::npos ? p : p - start));
-        if (p == std::string_view::npos) break;
-        start = p + 1;
-    }
-    return parts;
-}
-
 // The spelling a target name is compared by: INBOX, and an INBOX<delim> start, in upper case.
 std::string canonical(std::string_view name, char delim) {
     std::string out(name);
@@ -80,7 +64,7 @@ void add_note(std::string& note, const std::string& what) {
 // The first rule that maps `name` (or an ancestor of it), as map_folder_name matches them.
 const folder_map_rule* matching_rule(std::string_view name, char delim,
                                      std::span<const folder_map_rule> rules) {
-    auto parts = split(name, delim);
+    auto parts = split_levels(name, delim);
     std::string slash;
     for (std::size_t i = 0; i < parts.size(); ++i) slash += (i ? "/" : "") + parts[i];
     for (const auto& r : rules) {
@@ -180,7 +164,7 @@ private:
         const auto& s = src_[i];
         source_facts f;
         f.index = i;
-        f.parts = split(s.name, s.delim);
+        f.parts = split_levels(s.name, s.delim);
         f.rule = matching_rule(s.name, s.delim, rules_);
         f.translated = map_folder_name(s.name, s.delim, rules_, t_.ns_prefix, t_.delim);
         std::optional<std::string> attr;
@@ -527,7 +511,7 @@ bool is_restorable_special_use(std::string_view attribute) noexcept {
 }
 
 std::optional<std::string> well_known_special_use(std::string_view name, char delim) {
-    auto parts = split(name, delim);
+    auto parts = split_levels(name, delim);
     std::string_view last;
     if (parts.size() == 1) {
         last = parts[0];
@@ -562,7 +546,7 @@ std::string fallback_folder_name(std::string_view name, std::string_view ns_pref
     }
     std::string_view rest = name.substr(head.size());
     std::vector<std::string> parts;
-    if (!rest.empty()) parts = split(rest, target_delim);
+    if (!rest.empty()) parts = split_levels(rest, target_delim);
     const std::string joiner(1, target_delim ? target_delim : '/');
     auto build = [&](bool strict) {
         std::string out(head);

@@ -83,7 +83,7 @@ struct restore_options {
     // Pipelining (LITERAL+ / LITERAL- for small messages): at most this many APPENDs, and this
     // many literal bytes, in flight on one connection.
     std::size_t window_messages = 64;
-    std::size_t window_bytes = 8u << 20;
+    std::size_t window_bytes = 4u << 20;
     // NO [THROTTLED] / [UNAVAILABLE] / [INUSE] to an APPEND: wait (doubling from backoff_initial
     // up to backoff_max) and send it again, up to max_retries times; then it is skipped.
     std::chrono::milliseconds backoff_initial{1000};

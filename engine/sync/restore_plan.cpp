@@ -98,8 +98,7 @@ std::optional<folder_map_rule> parse_map_rule(std::string_view s) {
     return folder_map_rule{std::string(s.substr(0, eq)), std::string(s.substr(eq + 1))};
 }
 
-namespace {
-std::vector<std::string> split(std::string_view s, char delim) {
+std::vector<std::string> split_levels(std::string_view s, char delim) {
     std::vector<std::string> parts;
     if (delim == 0) {
         parts.emplace_back(s);
@@ -114,13 +113,12 @@ std::vector<std::string> split(std::string_view s, char delim) {
     }
     return parts;
 }
-}  // namespace
 
 target_name map_folder_name(std::string_view source_name, char source_delim,
                             std::span<const folder_map_rule> rules, std::string_view ns_prefix,
                             char target_delim) {
     target_name out;
-    auto parts = split(source_name, source_delim);
+    auto parts = split_levels(source_name, source_delim);
     // Explicit rules ('/'-separated on both sides) on the '/'-joined source name.
     std::string slash;
     for (std::size_t i = 0; i < parts.size(); ++i) slash += (i ? "/" : "") + parts[i];
@@ -128,7 +126,7 @@ target_name map_folder_name(std::string_view source_name, char source_delim,
         if (slash == r.source ||
             (slash.size() > r.source.size() && slash.compare(0, r.source.size(), r.source) == 0 &&
              slash[r.source.size()] == '/')) {
-            parts = split(r.target + slash.substr(r.source.size()), '/');
+            parts = split_levels(r.target + slash.substr(r.source.size()), '/');
             break;
         }
     }

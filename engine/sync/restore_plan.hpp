@@ -82,6 +82,9 @@ target_name map_folder_name(std::string_view source_name, char source_delim,
                             std::span<const folder_map_rule> rules, std::string_view ns_prefix,
                             char target_delim);
 
+// A folder name's levels, split at `delim` (0: flat, one level); empty levels are kept.
+std::vector<std::string> split_levels(std::string_view name, char delim);
+
 // The Message-ID header's value (unfolded, trimmed), from a message's header block.
 std::optional<std::string> header_message_id(std::string_view message);
 
