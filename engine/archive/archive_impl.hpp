@@ -560,8 +560,10 @@ struct archive::impl {
                     piece = std::string(c.blob(3));
                 }
                 c.reset();
+                // Only the prefix is kept, in a string of its own size: a 1 MiB chunk's buffer
+                // held for each of thousands of samples was most of a sync's peak memory.
                 if (piece.size() > opts.dictionary.sample_prefix)
-                    piece.resize(opts.dictionary.sample_prefix);
+                    piece = piece.substr(0, opts.dictionary.sample_prefix);
                 if (piece.empty()) continue;
                 sample_bytes += piece.size();
                 samples.push_back(std::move(piece));
