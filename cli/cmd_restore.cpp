@@ -76,6 +76,37 @@ void attach_output(sync::restore_options& opts, bool json, bool quiet) {
     };
 }
 
+// --connections N (1..16) for restore and migrate.
+void set_connections(const po::variables_map& vm, sync::restore_options& opts) {
+    if (!vm.count("connections")) return;
+    opts.connections = vm["connections"].as<int>();
+    if (opts.connections < 1 || opts.connections > 16)
+        throw mv::failure(errc::usage, "--connections wants 1..16");
+}
+
+// Opens the archive (--archive or the config's), restores into `target` and sets `code`: the
+// account's failure (said on stderr), else 9 when the target's copy differs, 1 when anything
+// was skipped, 0.
+sync::restore_report run_restore_into(const po::variables_map& vm, const config::config& cfg,
+                                      const config::account& target,
+                                      const sync::restore_options& opts, int& code) {
+    const auto path =
+        vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
+    auto arch = open_archive(path, false, false, cfg.zstd_level);
+    sync::shared_archive shared(*arch);
+    auto rep = sync::restore_to_account(target, shared, opts);
+    code = exit_ok;
+    if (rep.err) {
+        code = exit_code_for(rep.err.code);
+        std::fprintf(stderr, "mailvault: %s\n", rep.err.message.c_str());
+    } else if (rep.verify_failed()) {
+        code = exit_verify_failed;
+    } else if (rep.anything_skipped()) {
+        code = exit_partial;
+    }
+    return rep;
+}
+
 int run_restore(const std::vector<std::string>& args) {
     po::options_description d("mailvault restore --to ACCOUNT [options]");
     add_archive_options(d);
@@ -120,11 +151,7 @@ int run_restore(const std::vector<std::string>& args) {
     opts.include_deleted = vm.count("include-deleted") > 0;
     opts.verify = vm.count("verify") > 0;
     opts.update_flags = vm.count("update-flags") > 0;
-    if (vm.count("connections")) {
-        opts.connections = vm["connections"].as<int>();
-        if (opts.connections < 1 || opts.connections > 16)
-            throw mv::failure(errc::usage, "--connections wants 1..16");
-    }
+    set_connections(vm, opts);
     if (vm.count("as-of")) {
         const auto v = vm["as-of"].as<std::string>();
         opts.as_of = sync::parse_as_of(v);
@@ -162,21 +189,8 @@ int run_restore(const std::vector<std::string>& args) {
         }
     attach_output(opts, json, vm.count("quiet") > 0);
 
-    const auto path =
-        vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
-    auto arch = open_archive(path, false, false, cfg.zstd_level);
-    sync::shared_archive shared(*arch);
-    const auto rep = sync::restore_to_account(target, shared, opts);
-
     int code = exit_ok;
-    if (rep.err) {
-        code = exit_code_for(rep.err.code);
-        std::fprintf(stderr, "mailvault: %s\n", rep.err.message.c_str());
-    } else if (rep.verify_failed()) {
-        code = exit_verify_failed;
-    } else if (rep.anything_skipped()) {
-        code = exit_partial;
-    }
+    const auto rep = run_restore_into(vm, cfg, target, opts, code);
     if (json) {
         auto out = to_json(rep, opts.dry_run);
         out["dry_run"] = opts.dry_run;
@@ -291,26 +305,10 @@ int run_migrate(const std::vector<std::string>& args) {
     opts.verify = true;
     opts.update_flags = true;
     opts.verify_new_only = true;
-    if (vm.count("connections")) {
-        opts.connections = vm["connections"].as<int>();
-        if (opts.connections < 1 || opts.connections > 16)
-            throw mv::failure(errc::usage, "--connections wants 1..16");
-    }
+    set_connections(vm, opts);
     attach_output(opts, json, vm.count("quiet") > 0);
-    const auto path =
-        vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
-    auto arch = open_archive(path, false, false, cfg.zstd_level);
-    sync::shared_archive shared(*arch);
-    const auto rep = sync::restore_to_account(*targets.front(), shared, opts);
     int code = exit_ok;
-    if (rep.err) {
-        code = exit_code_for(rep.err.code);
-        std::fprintf(stderr, "mailvault: %s\n", rep.err.message.c_str());
-    } else if (rep.verify_failed()) {
-        code = exit_verify_failed;
-    } else if (rep.anything_skipped()) {
-        code = exit_partial;
-    }
+    const auto rep = run_restore_into(vm, cfg, *targets.front(), opts, code);
     if (json) {
         nlohmann::json out = {
             {"sync_exit_code", sync_code}, {"restore", to_json(rep, false)}, {"exit_code", code}};

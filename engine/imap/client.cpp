@@ -559,16 +559,8 @@ mv::error client::append_many(const std::vector<append_request>& reqs,
                 // A message whose fill fails is left out (and reported like below).
                 std::string body;
                 if (r.fill) {
-                    body.reserve(r.size);
-                    if (auto e = r.fill(body)) {
+                    if (auto e = fill_literal(r.fill, r.size, body)) {
                         out[i].err = e;
-                        continue;
-                    }
-                    if (body.size() != r.size) {
-                        out[i].err = mv::error(mv::errc::internal,
-                                               "APPEND literal: " + std::to_string(body.size()) +
-                                                   " bytes produced, " + std::to_string(r.size) +
-                                                   " announced");
                         continue;
                     }
                 }

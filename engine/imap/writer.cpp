@@ -87,17 +87,20 @@ command_builder& command_builder::literal(std::uint64_t size, const literal_fill
     auto& p = pieces_.back();
     p.append(" {").append(std::to_string(size)).append(nonsync ? "+}\r\n" : "}\r\n");
     if (!nonsync) pieces_.emplace_back();
-    auto& body = pieces_.back();
-    const auto before = body.size();
-    body.reserve(before + size + 2);
-    if (auto e = fill(body)) {
-        fill_err_ = std::move(e);
-    } else if (body.size() - before != size) {
-        fill_err_ = mv::error(mv::errc::internal,
-                              "APPEND literal: " + std::to_string(body.size() - before) +
-                                  " bytes produced, " + std::to_string(size) + " announced");
-    }
+    fill_err_ = fill_literal(fill, size, pieces_.back());
     return *this;
+}
+
+mv::error fill_literal(const command_builder::literal_fill& fill, std::uint64_t size,
+                       std::string& out) {
+    const auto before = out.size();
+    out.reserve(before + size + 2);
+    if (auto e = fill(out)) return e;
+    if (out.size() - before != size)
+        return mv::error(mv::errc::internal,
+                         "APPEND literal: " + std::to_string(out.size() - before) +
+                             " bytes produced, " + std::to_string(size) + " announced");
+    return {};
 }
 
 command_builder& command_builder::string(std::string_view s) {

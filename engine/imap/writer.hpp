@@ -62,6 +62,11 @@ private:
     mv::error fill_err_;
 };
 
+// Appends a literal's bytes to `out` with `fill`; an error when fill fails or does not produce
+// exactly `size` bytes (what was appended is then not to be sent).
+mv::error fill_literal(const command_builder::literal_fill& fill, std::uint64_t size,
+                       std::string& out);
+
 // Encodes a mailbox name for the wire: INBOX normalised, mUTF-7 unless utf8.
 std::string encode_mailbox_name(std::string_view utf8_name, bool utf8);
 // Decodes a name from the server: mUTF-7 unless utf8; on malformed mUTF-7 returns it as sent.

@@ -216,11 +216,13 @@ TEST_CASE("restore client: APPENDs pipelined with LITERAL+, one refused, one fil
     using mv::test::scripted_transport;
     script s;
     s.read("* OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS CREATE-SPECIAL-USE] ready\r\n")
-        .write("A0001 APPEND INBOX (\\Seen) {5+}\r\nhello\r\n"
-               "A0002 APPEND INBOX {3+}\r\nbig\r\n"
-               "A0004 APPEND INBOX {6+}\r\nfilled\r\n")
-        .read("A0001 OK [APPENDUID 7 10] done\r\nA0002 NO [OVERQUOTA] full\r\n"
-              "A0004 OK [APPENDUID 7 11] done\r\n")
+        .write(
+            "A0001 APPEND INBOX (\\Seen) {5+}\r\nhello\r\n"
+            "A0002 APPEND INBOX {3+}\r\nbig\r\n"
+            "A0004 APPEND INBOX {6+}\r\nfilled\r\n")
+        .read(
+            "A0001 OK [APPENDUID 7 10] done\r\nA0002 NO [OVERQUOTA] full\r\n"
+            "A0004 OK [APPENDUID 7 11] done\r\n")
         .write("A0005 CREATE \"Sent Items\" (USE (\\Sent))\r\n")
         .read("A0005 OK created\r\n");
     replay_everywhere(s, [](scripted_transport& t) {
@@ -305,7 +307,8 @@ TEST_CASE("restore client: MULTIAPPEND sends a window in one command, a NO falls
     using mv::test::scripted_transport;
     script s;
     s.read("* OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS MULTIAPPEND] ready\r\n")
-        .write("A0001 APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {2+}\r\nab {2+}\r\ncd\r\n")
+        .write(
+            "A0001 APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {2+}\r\nab {2+}\r\ncd\r\n")
         .read("A0001 OK [APPENDUID 9 20:21] done\r\n")
         .write("A0002 APPEND INBOX {2+}\r\nef {2+}\r\ngh\r\n")
         .read("A0002 NO [OVERQUOTA] not both\r\n")
