@@ -13,6 +13,15 @@ Sets:
           the messages are byte-identical duplicates of a message in another folder.
   small   50,000 messages of 1-4 KB in INBOX, Sent, Archive, Archive/2024, Lists/dev.
   scale   --count small messages (1-4 KB), all in INBOX (the scaling series: 10k, 100k, 1M).
+  accounts  --users N users (acct0001, acct0002, ...) with --per-user M small messages each (the
+          small kind, five folders), one seed per user (derived from --seed), written to
+          MAILDIR/<user>/Maildir (MAILDIR is then the test bed's DIR/home); one text pool for all,
+          --jobs writer processes: 100,000 messages in a few seconds.
+  dupattach  --count messages (default 1,000): four attachments (2 MB PDF, 1 MB xlsx, 600 KB
+          jpeg, 300 KB docx; random bytes, base64 with 76-column lines, the same part bytes in
+          every message) each sent to many people (50 byte-different messages for the PDF),
+          forwarded (inline and as message/rfc822) and replied to with the attachment; the rest
+          small plain text. The manifest lists the attachments and the size of one copy of each.
 
 File names carry Dovecot's ,S=<size>,W=<size with CRLF> so the server never has to stat or read a
 message to learn its sizes. File mtimes are the messages' INTERNALDATE.
@@ -21,6 +30,7 @@ Prints (and writes to --manifest) JSON: per folder the number of messages, their
 (LF) and as served over IMAP/POP3 (CRLF); totals.
 
 Usage: gen_corpus.py SET MAILDIR [--count N] [--seed S] [--manifest FILE]
+       gen_corpus.py accounts HOMEDIR [--users N] [--per-user M] [--jobs J] [--seed S] ...
 """
 
 import argparse
@@ -340,25 +350,303 @@ def generate(kind, root, count, seed):
     return {"set": kind, "seed": seed, "folders": stats, "total": total}
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Writing for the sets below (accounts, dupattach); `generate` above keeps its own writer so the
+# older sets stay byte-identical.
+
+class maildir_writer:
+    def __init__(self, root, folders):
+        self.root = root
+        self.seq = 0
+        self.stats = {f: {"messages": 0, "bytes": 0, "wire_bytes": 0} for f in folders}
+        for f in folders:
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(maildir_dir(root, f), sub), exist_ok=True)
+
+    def write(self, folder, data, date, flags):
+        self.seq += 1
+        wire = len(data) + data.count(b"\n")
+        path = os.path.join(maildir_dir(self.root, folder), "cur",
+                            f"{date}.M{self.seq}P0.bench,S={len(data)},W={wire}:2,{flags}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            mv = memoryview(data)
+            while mv:
+                mv = mv[os.write(fd, mv):]
+        finally:
+            os.close(fd)
+        os.utime(path, (date, date))
+        s = self.stats[folder]
+        s["messages"] += 1
+        s["bytes"] += len(data)
+        s["wire_bytes"] += wire
+
+
+def totals(stats):
+    return {"messages": sum(s["messages"] for s in stats.values()),
+            "bytes": sum(s["bytes"] for s in stats.values()),
+            "wire_bytes": sum(s["wire_bytes"] for s in stats.values())}
+
+
+def add_stats(into, stats):
+    for f, s in stats.items():
+        t = into.setdefault(f, {"messages": 0, "bytes": 0, "wire_bytes": 0})
+        for k in t:
+            t[k] += s[k]
+
+
+def random_flags(rng):
+    fl = rng.random()
+    return "S" if fl < 0.8 else ("FS" if fl < 0.85 else ("RS" if fl < 0.9 else ""))
+
+
+# --- accounts: many users, each a small-set Maildir ---------------------------------------------
+
+def account_names(n):
+    """The test-bed user names of the accounts set (bench.py uses the same)."""
+    return [f"acct{i + 1:04d}" for i in range(n)]
+
+
+def account_seed(seed, index):
+    return seed * 1_000_003 + index + 1
+
+
+_ACCT = {}  # the shared corpus of a run (workers inherit it by fork)
+
+
+def _accounts_worker(job):
+    home, names, first_index, per_user, seed = job
+    c = _ACCT["corpus"]
+    out = {}
+    weights = [w for _, w in SMALL_FOLDERS]
+    folders = [f for f, _ in SMALL_FOLDERS]
+    for k, name in enumerate(names):
+        index = first_index + k
+        # Each user has a seed of its own: its own slices of the text pool, headers, subjects,
+        # folders and flags. The text pool, names and subject list are the run's (--seed).
+        c.rng = random.Random(account_seed(seed, index))
+        rng = c.rng
+        w = maildir_writer(os.path.join(home, name, "Maildir"), folders)
+        t0 = 1_600_000_000 + rng.randint(0, 86400)
+        for i in range(per_user):
+            date = t0 + i * 600 + rng.randint(0, 599)
+            folder = rng.choices(folders, weights)[0]
+            w.write(folder, c.small(i, date), date, random_flags(rng))
+        out[name] = {"seed": account_seed(seed, index), "folders": w.stats,
+                     "total": totals(w.stats)}
+    return out
+
+
+def generate_accounts(home, users, per_user, seed, jobs=2):
+    """`users` users (account_names) with `per_user` small messages each, written to
+    HOME/<user>/Maildir. One text pool for the run; `jobs` processes write the users."""
+    _ACCT["corpus"] = corpus(seed, pool_mb=16)
+    names = account_names(users)
+    jobs = max(1, min(jobs, users))
+    chunk = (users + jobs - 1) // jobs
+    work = [(home, names[i:i + chunk], i, per_user, seed) for i in range(0, users, chunk)]
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            parts = pool.map(_accounts_worker, work)
+    else:
+        parts = [_accounts_worker(j) for j in work]
+    per = {}
+    for p in parts:
+        per.update(p)
+    folders = {}
+    for name in names:
+        add_stats(folders, per[name]["folders"])
+    return {"set": "accounts", "seed": seed, "users": users, "per_user": per_user,
+            "accounts": per, "folders": folders, "total": totals(folders)}
+
+
+# --- dupattach: the same attachment parts in many byte-different messages ------------------------
+
+# name, content type, decoded size, recipients of the original, forwards, replies with it
+DUP_ATTACHMENTS = [
+    ("Quarterly-Report-2024.pdf", "application/pdf", 2 << 20, 50, 6, 6),
+    ("Budget-2025.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     1 << 20, 20, 3, 3),
+    ("site-photo.jpg", "image/jpeg", 600 << 10, 15, 2, 2),
+    ("contract-draft.docx",
+     "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 300 << 10, 10, 2,
+     2),
+]
+DUP_FOLDERS = [("INBOX", 0.55), ("Sent", 0.15), ("Archive", 0.20), ("Projects", 0.10)]
+
+
+def fake_file(rng, ctype, size):
+    """`size` bytes that look like a file of that type: magic, random (incompressible) bytes,
+    trailer."""
+    if ctype == "application/pdf":
+        head, tail = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nstream\n", \
+            b"\nendstream\nendobj\n%%EOF\n"
+    elif ctype == "image/jpeg":
+        head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+        tail = b"\xff\xd9"
+    else:  # the OOXML ones are zip files
+        head, tail = b"PK\x03\x04\x14\x00\x06\x00\x08\x00", b"PK\x05\x06" + bytes(18)
+    return head + rng.randbytes(size - len(head) - len(tail)) + tail
+
+
+def attachment_part(name, ctype, data):
+    """The MIME part (headers + base64 body, 76-column lines): the same bytes in every message
+    that carries this attachment."""
+    return (f'Content-Type: {ctype}; name="{name}"\nContent-Transfer-Encoding: base64\n'
+            f'Content-Disposition: attachment; filename="{name}"\n\n').encode() + \
+        base64.encodebytes(data)
+
+
+def generate_dupattach(root, count, seed):
+    """`count` messages: for each of DUP_ATTACHMENTS an original sent to R people (R
+    byte-different messages: To, Message-ID, Received, boundary and greeting differ; the
+    attachment part is byte-identical), F forwards (half inline: new text + the same part; half
+    as message/rfc822 wrapping one copy of the original) and P replies that keep the attachment;
+    the rest plain text (the small kind). Counts scale down when --count is below 1,000. Message
+    order is shuffled (seeded)."""
+    c = corpus(seed, pool_mb=8)
+    rng = c.rng
+    scale = min(1.0, count / 1000.0)
+    atts = []
+    for name, ctype, size, recips, fwds, replies in DUP_ATTACHMENTS:
+        data = fake_file(rng, ctype, size)
+        part = attachment_part(name, ctype, data)
+        atts.append({"name": name, "ctype": ctype, "data_bytes": len(data),
+                     "part": part, "part_bytes": len(part),
+                     "b64_bytes": len(part) - part.index(b"\n\n") - 2,
+                     "recipients": max(2, round(recips * scale)),
+                     "forwards": max(1, round(fwds * scale)),
+                     "replies": max(1, round(replies * scale)),
+                     "sender": c.people[rng.randrange(len(c.people))],
+                     "subject": rng.choice(SUBJECT_TOPICS) + ": " + name,
+                     "text": c.text(int(rng.uniform(400, 1500)), ascii_only=True),
+                     "mid": f"<{rng.getrandbits(64):016x}.orig@example.com>",
+                     "messages": 0})
+    plan = []
+    for k, a in enumerate(atts):
+        plan += [("send", k, j) for j in range(a["recipients"])]
+        plan += [("fwd", k, j) for j in range(a["forwards"])]
+        plan += [("reply", k, j) for j in range(a["replies"])]
+    if len(plan) > count:
+        plan = plan[:count]
+    plan += [("plain", -1, 0)] * (count - len(plan))
+    rng.shuffle(plan)
+    folders = [f for f, _ in DUP_FOLDERS]
+    weights = [w for _, w in DUP_FOLDERS]
+    w = maildir_writer(root, folders)
+    t0 = 1_650_000_000
+    originals = {}
+
+    def hdrs(i, date, frm, to, subject, ctype, extra=""):
+        d = email.utils.formatdate(date, localtime=False)
+        mid = f"<{rng.getrandbits(64):016x}.{i}@{rng.choice(DOMAINS)}>"
+        return (f"Return-Path: <bounce-{i}@{rng.choice(DOMAINS)}>\n"
+                f"Received: from mx{rng.randint(1, 9)}.{rng.choice(DOMAINS)} (mx.example.net "
+                f"[192.0.2.{rng.randint(1, 254)}])\n\tby mail.example.org (Postfix) with ESMTPS id "
+                f"{rng.getrandbits(40):010X}\n\tfor <{to_addr(to)}>; {d}\n"
+                f"Message-ID: {mid}\nDate: {d}\nFrom: {frm}\nTo: {to}\nSubject: {subject}\n{extra}"
+                f"X-Mailer: {rng.choice(MAILERS)}\nMIME-Version: 1.0\n"
+                f"Content-Type: {ctype}\n\n").encode("utf-8")
+
+    def to_addr(p):
+        return p[p.rindex("<") + 1:-1]
+
+    def mixed(head_fn, text, parts):
+        b = c.boundary()
+        bb = b.encode()
+        body = (b"This is a multi-part message in MIME format.\n--" + bb +
+                b"\nContent-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: 7bit"
+                b"\n\n" + text + b"\n")
+        for p in parts:
+            body += b"--" + bb + b"\n" + p + b"\n"
+        body += b"--" + bb + b"--\n"
+        return head_fn(f'multipart/mixed;\n\tboundary="{b}"') + body
+
+    def original(k, j, i, date):
+        a = atts[k]
+        to = c.people[(k * 97 + j * 7 + 1) % len(c.people)]
+        first = to.split(" ")[0].strip('"')
+        if first.startswith("=?"):
+            first = "all"
+        text = f"Hi {first},\n\nplease find {a['name']} attached.\n\n".encode() + a["text"]
+        return mixed(lambda ct: hdrs(i, date, a["sender"], to, a["subject"], ct), text,
+                     [a["part"]])
+
+    for i, (what, k, j) in enumerate(plan):
+        date = t0 + i * 600 + rng.randint(0, 599)
+        folder = rng.choices(folders, weights)[0]
+        if what == "plain":
+            msg = c.small(i, date)
+        else:
+            a = atts[k]
+            a["messages"] += 1
+            me = '"Bench User" <bench@example.org>'
+            if what == "send":
+                msg = original(k, j, i, date)
+                originals.setdefault(k, msg)
+            elif what == "fwd":
+                note = c.text(int(rng.uniform(80, 400)), ascii_only=True)
+                to = c.people[rng.randrange(len(c.people))]
+                hf = lambda ct: hdrs(i, date, me, to, "Fwd: " + a["subject"], ct)
+                if j % 2 == 0:
+                    text = (note + b"\n\n---------- Forwarded message ---------\nFrom: " +
+                            a["sender"].encode() + b"\nSubject: " + a["subject"].encode() +
+                            b"\n\n" + a["text"])
+                    msg = mixed(hf, text, [a["part"]])
+                else:
+                    orig = originals.get(k) or original(k, 0, i, date)
+                    wrapped = (b'Content-Type: message/rfc822\nContent-Disposition: inline\n\n' +
+                               orig)
+                    msg = mixed(hf, note, [wrapped])
+                folder = "Sent"
+            else:  # reply that keeps the attachment
+                quoted = b"".join(b"> " + line + b"\n" for line in a["text"].split(b"\n"))
+                note = c.text(int(rng.uniform(80, 600)), ascii_only=True)
+                frm = c.people[rng.randrange(len(c.people))]
+                msg = mixed(lambda ct: hdrs(i, date, frm, a["sender"], "Re: " + a["subject"], ct,
+                                            f"In-Reply-To: {a['mid']}\nReferences: {a['mid']}\n"),
+                            note + b"\n\nOn " + email.utils.formatdate(date - 86400).encode() +
+                            b", " + a["sender"].encode() + b" wrote:\n" + quoted, [a["part"]])
+        w.write(folder, msg, date, random_flags(rng))
+    att_info = [{k: a[k] for k in ("name", "ctype", "data_bytes", "b64_bytes", "part_bytes",
+                                  "recipients", "forwards", "replies", "messages")} for a in atts]
+    return {"set": "dupattach", "seed": seed, "folders": w.stats, "total": totals(w.stats),
+            "attachments": att_info,
+            "distinct_attachment_bytes": sum(a["data_bytes"] for a in atts),
+            "distinct_attachment_b64_bytes": sum(a["b64_bytes"] for a in atts)}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("set", choices=["mixed", "small", "scale"])
-    p.add_argument("maildir")
+    p.add_argument("set", choices=["mixed", "small", "scale", "accounts", "dupattach"])
+    p.add_argument("maildir", help="the Maildir to write; for `accounts` the directory that holds "
+                   "the users' homes (DIR/home of a test bed): USER/Maildir below it")
     p.add_argument("--count", type=int, help="messages (default: 10000 mixed, 50000 small, "
-                   "10000 scale)")
+                   "10000 scale, 1000 dupattach)")
+    p.add_argument("--users", type=int, default=200, help="accounts: how many users (acct0001...)")
+    p.add_argument("--per-user", type=int, default=500, help="accounts: messages per user")
+    p.add_argument("--jobs", type=int, default=2, help="accounts: writer processes")
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--manifest")
     a = p.parse_args()
-    count = a.count or {"mixed": 10000, "small": 50000, "scale": 10000}[a.set]
     t = time.monotonic()
-    m = generate(a.set, a.maildir, count, a.seed)
+    if a.set == "accounts":
+        m = generate_accounts(a.maildir, a.users, a.per_user, a.seed, a.jobs)
+    elif a.set == "dupattach":
+        m = generate_dupattach(a.maildir, a.count or 1000, a.seed)
+    else:
+        count = a.count or {"mixed": 10000, "small": 50000, "scale": 10000}[a.set]
+        m = generate(a.set, a.maildir, count, a.seed)
     m["generate_seconds"] = round(time.monotonic() - t, 2)
     out = json.dumps(m, indent=1)
     if a.manifest:
         with open(a.manifest, "w") as f:
             f.write(out + "\n")
+    if a.set == "accounts":  # the per-user part is in --manifest only
+        out = json.dumps({k: v for k, v in m.items() if k != "accounts"}, indent=1)
     print(out)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,11 @@
 //   mailvault_bench_raw_pull --port P --user U --password-file F [--host 127.0.0.1]
 //                            [--tls plain|implicit] [--ca FILE] [--compress]
 //
-// Prints one JSON line: {"messages":N,"bytes":B,"folders":K,"seconds":S,"wire_bytes":W}.
+// --tls implicit (or imaps): TLS from the first byte (the IMAPS port), the certificate checked as
+// mailvault does it (mv::net::connection with tls_mode::implicit; --ca adds trust anchors, like
+// an account's ca_file); plain is the default.
+// Prints one JSON line:
+// {"messages":N,"bytes":B,"folders":K,"seconds":S,"wire_bytes":W,"tls":true|false}.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,7 +44,7 @@ public:
 [[noreturn]] void usage() {
     std::fprintf(stderr,
                  "usage: mailvault_bench_raw_pull --port P --user U --password-file F "
-                 "[--host H] [--tls plain|implicit] [--ca FILE] [--compress]\n");
+                 "[--host H] [--tls plain|implicit|imaps] [--ca FILE] [--compress]\n");
     std::exit(2);
 }
 
@@ -72,7 +76,12 @@ int main(int argc, char** argv) {
             compress = true;
         else if (a == "--tls") {
             const auto m = next();
-            ep.tls = m == "implicit" ? mv::net::tls_mode::implicit : mv::net::tls_mode::plain;
+            if (m == "implicit" || m == "imaps")
+                ep.tls = mv::net::tls_mode::implicit;
+            else if (m == "plain")
+                ep.tls = mv::net::tls_mode::plain;
+            else
+                usage();
         } else
             usage();
     }
@@ -118,8 +127,10 @@ int main(int argc, char** argv) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf(
-        "{\"messages\":%llu,\"bytes\":%llu,\"folders\":%zu,\"seconds\":%.3f,\"wire_bytes\":%llu}\n",
+        "{\"messages\":%llu,\"bytes\":%llu,\"folders\":%zu,\"seconds\":%.3f,\"wire_bytes\":%llu,"
+        "\"tls\":%s}\n",
         static_cast<unsigned long long>(sink.messages), static_cast<unsigned long long>(sink.bytes),
-        selected, secs, static_cast<unsigned long long>(conn->counters().wire_read));
+        selected, secs, static_cast<unsigned long long>(conn->counters().wire_read),
+        conn->tls_active() ? "true" : "false");
     return 0;
 }
