@@ -118,6 +118,7 @@ int run_sync(const std::vector<std::string>& args) {
         "json", "print a machine-readable summary on stdout")(
         "quiet,q", "no progress display and no per-folder lines")(
         "index", "also build the search index for what this run stored")(
+        "stats", "print how long the workers waited for the archive (stderr, even with -q)")(
         "batch-messages", po::value<std::size_t>(),
         "commit after this many messages (default 500)")("help,h", "this help");
     auto vm = parse(args, d);
@@ -199,6 +200,13 @@ int run_sync(const std::vector<std::string>& args) {
         work();
         for (auto& t : pool) t.join();
     }
+    // How long the workers waited for the archive (its single writer): the figure that tells
+    // whether more connections or accounts in parallel can still help.
+    const double lock_wait = shared.mu.waited_seconds();
+    if (vm.count("stats"))
+        std::fprintf(stderr, "archive lock wait: %.3f s (%llu of %llu acquisitions waited)\n",
+                     lock_wait, static_cast<unsigned long long>(shared.mu.contended()),
+                     static_cast<unsigned long long>(shared.mu.acquisitions()));
     if (!dry) {
         std::lock_guard lk(shared.mu);
         for (std::size_t i = 0; i < accounts.size(); ++i) {
@@ -254,6 +262,7 @@ int run_sync(const std::vector<std::string>& args) {
     if (json) {
         nlohmann::json out = {{"dry_run", dry}, {"accounts", nlohmann::json::array()}};
         for (const auto& r : reports) out["accounts"].push_back(to_json(r));
+        out["archive_lock_wait_seconds"] = lock_wait;
         out["exit_code"] = code;
         std::cout << out.dump(2) << "\n";
     } else if (!quiet) {

@@ -29,6 +29,7 @@
 namespace mv::archive {
 
 inline constexpr std::size_t default_chunk_size = 1024 * 1024;
+inline constexpr std::size_t default_part_min_size = 16 * 1024;
 
 struct dictionary_policy {
     bool enabled = true;
@@ -48,6 +49,9 @@ struct options {
     bool defer_index = false;  // put_content leaves indexing to index_pending()
     int busy_timeout_ms = 10000;
     std::size_t chunk_size = default_chunk_size;  // raw bytes per stored chunk, for new contents
+    // Base64 runs of at least this many bytes are stored decoded, once per distinct content
+    // (archive/segments.hpp, archive/prepared.hpp); 0 stores every message as it came.
+    std::size_t part_min_size = default_part_min_size;
     mime::index_limits index_limits;
     std::function<std::int64_t()> clock;  // epoch seconds; default: time(nullptr)
 };
@@ -58,6 +62,7 @@ enum class durability {
 };
 
 class archive;
+struct prepared_content;  // archive/prepared.hpp
 
 // RAII write transaction (BEGIN IMMEDIATE). Rolls back in its non-throwing destructor unless
 // committed. Not nestable; archive methods called inside it join it.
@@ -129,8 +134,9 @@ struct content_info {
     std::string codec;  // "raw" or "zstd"
     std::optional<std::int64_t> dictionary_id;
     std::uint64_t chunk_size = 0;
-    std::uint64_t chunk_count = 0;
+    std::uint64_t chunk_count = 0;  // of the skeleton when the content has parts
     bool indexed = false;
+    std::int64_t part_count = 0;  // decoded base64 runs stored apart (schema 10)
 };
 
 // Gmail's attributes of a message (X-GM-EXT-1), table gmail_entries (schema 8).
@@ -366,6 +372,9 @@ public:
 
     // Contents.
     put_result put_content(std::string_view raw);
+    // The second half of a two-step store (archive/prepared.hpp): same result as put_content
+    // of the message it was prepared from.
+    put_result put_prepared(const prepared_content& p);
     bool has_content(const sha256& h);
     std::optional<content_info> content(const sha256& h);
     // Streams the exact bytes to `sink` in chunks (at most chunk_size each), re-hashing them.
@@ -468,6 +477,7 @@ public:
 private:
     friend class transaction;
     friend class content_writer;
+    friend class preparer;
     friend class ledger;  // archive/ledger.hpp (restore ledger)
     std::unique_ptr<impl> d_;
 };

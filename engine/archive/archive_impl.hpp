@@ -20,6 +20,7 @@
 
 #include "archive/archive.hpp"
 #include "archive/codec.hpp"
+#include "archive/prepared.hpp"
 #include "archive/sqlite.hpp"
 
 namespace mv::archive {
@@ -74,6 +75,9 @@ struct archive::impl {
     // a purge, which only makes the estimate high.
     std::int64_t content_count = 0;
     bool training_attempted = false;
+    // Bumped whenever the dictionaries in memory change (load, train): preparers follow it.
+    std::uint64_t dict_generation = 0;
+    std::unique_ptr<preparer> prep;  // put()'s own (archive/prepared.hpp)
     int version = 0;
 
     impl(const std::filesystem::path& p, options o)

@@ -16,12 +16,14 @@
 #include "archive/archive_impl.hpp"
 #include "archive/codec.hpp"
 #include "archive/hash.hpp"
+#include "archive/prepared.hpp"
 #include "mime/message_index.hpp"
 
 namespace mv::archive {
 
 void archive::impl::load_dictionaries() {
     current_dict.reset();
+    ++dict_generation;
     auto s = db.prepare("SELECT id, data FROM dictionaries ORDER BY id");
     zstd.clear_dictionaries();
     while (s.step()) {
@@ -34,7 +36,7 @@ void archive::impl::load_dictionaries() {
 std::optional<content_info> archive::impl::content_by_hash(const sha256& h) {
     auto s = stmt(
         "SELECT id, raw_size, stored_size, codec, dictionary_id, chunk_size, chunk_count, "
-        "indexed FROM contents WHERE sha256 = ?");
+        "indexed, part_count FROM contents WHERE sha256 = ?");
     s->bind_blob(1, h.view());
     if (!s->step()) return std::nullopt;
     content_info c;
@@ -47,6 +49,7 @@ std::optional<content_info> archive::impl::content_by_hash(const sha256& h) {
     c.chunk_size = static_cast<std::uint64_t>(s->int64(5));
     c.chunk_count = static_cast<std::uint64_t>(s->int64(6));
     c.indexed = s->int64(7) != 0;
+    c.part_count = s->int64(8);
     return c;
 }
 
@@ -90,47 +93,20 @@ void archive::impl::write_chunks(std::int64_t content_id, std::string_view raw, 
 
 put_result archive::impl::put(std::string_view raw) {
     require_writable();
-    put_result r;
-    r.hash = sha256_of(raw);
-    if (auto c = content_by_hash(r.hash)) {
+    const sha256 h = sha256_of(raw);
+    if (auto c = content_by_hash(h)) {
+        put_result r;
+        r.hash = h;
         r.content_id = c->id;
         return r;
     }
     maybe_train();
-    savepoint sp(*this);
-    std::vector<std::string> frames;
-    std::uint64_t stored = 0;
-    size_t chunk = opts.chunk_size;
-    bool compressed = compress_all(raw, current_dict, chunk, frames, stored);
-    if (!compressed) stored = raw.size();
-    {
-        auto s = stmt(
-            "INSERT INTO contents (sha256, raw_size, stored_size, codec, dictionary_id, "
-            "chunk_size, chunk_count, created_at, header_hash) VALUES (?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)");
-        s->bind_blob(1, r.hash.view())
-            .bind(2, static_cast<std::int64_t>(raw.size()))
-            .bind(3, static_cast<std::int64_t>(stored))
-            .bind(4, compressed ? "zstd" : "raw");
-        if (compressed && current_dict)
-            s->bind(5, *current_dict);
-        else
-            s->bind_null(5);
-        s->bind(6, static_cast<std::int64_t>(chunk))
-            .bind(7, static_cast<std::int64_t>(chunk_count_for(raw.size(), chunk)))
-            .bind(8, now());
-        const sha256 hh = header_hash(raw);
-        s->bind_blob(9, hh.view());
-        s->run();
-    }
-    r.content_id = db.last_insert_rowid();
-    write_chunks(r.content_id, raw, chunk, frames);
-    frames.clear();
-    if (!opts.defer_index) index(r.content_id, raw);
-    sp.release();
-    r.inserted = true;
-    ++content_count;
-    return r;
+    // One way to store, whoever calls: the same as a sync's writer thread (prepared.cpp).
+    if (!prep)
+        prep = std::make_unique<preparer>(*this);
+    else
+        prep->refresh(*this);
+    return detail::put_prepared(*this, prep->prepare(raw, &h));
 }
 
 void archive::impl::index(std::int64_t content_id, std::string_view raw) {
@@ -183,46 +159,7 @@ void archive::impl::index(std::int64_t content_id, std::string_view raw) {
 
 // Streams one content's bytes: decompress chunk by chunk, re-hash, compare.
 mv::error archive::impl::stream(const content_info& c, const sink_fn& sink) {
-    auto s = db.prepare("SELECT seq, data FROM chunks WHERE content_id = ? ORDER BY seq");
-    s.bind(1, c.id);
-    sha256_hasher hasher;
-    std::uint64_t total = 0;
-    std::int64_t expected_seq = 0;
-    std::string buf;
-    std::optional<std::int64_t> dict =
-        c.codec == "zstd" ? c.dictionary_id : std::optional<std::int64_t>{};
-    auto fail = [&](std::string what) {
-        s.reset();
-        return mv::error(errc::archive_corrupt, "content " + c.hash.hex() + ": " + what);
-    };
-    while (s.step()) {
-        if (s.int64(0) != expected_seq)
-            return fail("chunk " + std::to_string(expected_seq) + " is missing");
-        ++expected_seq;
-        std::string_view data = s.blob(1);
-        std::string_view piece;
-        if (c.codec == "zstd") {
-            if (auto e = zstd.decompress(data, dict, c.chunk_size, buf))
-                return fail("chunk " + std::to_string(expected_seq - 1) + ": " + e.message);
-            piece = buf;
-        } else {
-            piece = data;
-        }
-        bool last = static_cast<std::uint64_t>(expected_seq) == c.chunk_count;
-        if (piece.size() > c.chunk_size || (!last && piece.size() != c.chunk_size))
-            return fail("chunk " + std::to_string(expected_seq - 1) + " has a wrong size");
-        total += piece.size();
-        hasher.update(piece);
-        if (sink) sink(piece);
-    }
-    if (static_cast<std::uint64_t>(expected_seq) != c.chunk_count)
-        return fail("has " + std::to_string(expected_seq) + " chunks, expected " +
-                    std::to_string(c.chunk_count));
-    if (total != c.raw_size)
-        return fail("size " + std::to_string(total) + " differs from recorded " +
-                    std::to_string(c.raw_size));
-    if (hasher.final() != c.hash) return fail("SHA-256 mismatch (stored bytes are damaged)");
-    return {};
+    return detail::stream_content(*this, c, sink);
 }
 
 void archive::impl::maybe_train() {
@@ -282,6 +219,7 @@ std::optional<std::int64_t> archive::impl::train() {
     sp.release();
     zstd.add_dictionary(id, std::move(dict));
     current_dict = id;
+    ++dict_generation;
     return id;
 }
 
@@ -419,7 +357,9 @@ recompress_stats archive::recompress(const recompress_options& o, const progress
             cursor = id;
             ++st.examined;
             auto c = d_->content_by_hash(h);
-            if (!c || read_content(h, raw)) continue;  // damaged contents are left for verify
+            // A content with parts keeps its skeleton in chunks: that is what gets recompressed.
+            if (!c || (c->part_count ? detail::read_skeleton(*d_, *c, raw) : read_content(h, raw)))
+                continue;  // damaged contents are left for verify
             std::uint64_t stored = 0;
             if (!d_->compress_all(raw, dict, c->chunk_size, frames, stored)) continue;
             if (stored >= c->stored_size) continue;

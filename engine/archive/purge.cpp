@@ -79,6 +79,7 @@ purge_stats archive::purge_entries(std::span<const std::int64_t> entry_ids) {
             st.raw_bytes += s->int64(0);
             st.stored_bytes += s->int64(1);
         }
+        st.stored_bytes += detail::drop_parts_of(*d_, cid);
         for (const char* q :
              {"DELETE FROM chunks WHERE content_id = ?",
               "DELETE FROM header_index WHERE content_id = ?",

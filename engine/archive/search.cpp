@@ -55,8 +55,9 @@ std::vector<mailbox_stats> archive::stats() {
 archive_totals archive::totals() {
     archive_totals t;
     auto s = d_->db.prepare(
-        "SELECT count(*), coalesce(sum(raw_size), 0), coalesce(sum(stored_size), 0), (SELECT "
-        "count(*) FROM entries), (SELECT count(*) FROM dictionaries) FROM contents");
+        "SELECT count(*), coalesce(sum(raw_size), 0), coalesce(sum(stored_size), 0) + (SELECT "
+        "coalesce(sum(stored_size), 0) FROM parts), (SELECT count(*) FROM entries), (SELECT "
+        "count(*) FROM dictionaries) FROM contents");
     if (s.step()) {
         t.contents = s.int64(0);
         t.raw_bytes = s.int64(1);

@@ -50,7 +50,7 @@ verify_report archive::verify(const progress_fn& progress) {
     }
     auto s = d_->db.prepare(
         "SELECT id, sha256, raw_size, stored_size, codec, dictionary_id, chunk_size, chunk_count, "
-        "indexed FROM contents ORDER BY id");
+        "indexed, part_count FROM contents ORDER BY id");
     while (s.step()) {
         content_info c;
         c.id = s.int64(0);
@@ -61,6 +61,7 @@ verify_report archive::verify(const progress_fn& progress) {
         c.dictionary_id = s.opt_int64(5);
         c.chunk_size = static_cast<std::uint64_t>(s.int64(6));
         c.chunk_count = static_cast<std::uint64_t>(s.int64(7));
+        c.part_count = s.int64(9);
         if (auto e = d_->stream(c, {}))
             r.problems.push_back({e.message, c.hash, d_->locations(c.id)});
         ++r.contents_checked;

@@ -11,6 +11,7 @@
 
 #include "archive/content_writer.hpp"
 #include "archive/hash.hpp"
+#include "archive/prepared.hpp"
 #include "imap/writer.hpp"
 #include "mailvault/crashpoint.hpp"
 #include "mailvault/failure_policy.hpp"
@@ -399,7 +400,8 @@ private:
     void settle_missing(imap_session& s, folder_ctx& x, fetch_tracker& t);
     void finish_folder(folder_ctx& x, const fetch_tracker& t);
     void check_invariant(folder_ctx& x, const fetch_tracker& t, const archive::watermarks& fin);
-    void commit(folder_ctx& x, std::vector<fetched_message>& batch, const archive::watermarks& wm);
+    void commit(folder_ctx& x, std::vector<fetched_message>& batch, const archive::watermarks& wm,
+                archive::preparer& prep);
     void note_problem(folder_ctx& x, std::uint32_t uid, const std::string& why);
     void record_entry(folder_ctx& x, std::uint32_t uidvalidity, const fetched_message& m,
                       std::uint64_t size, const archive::sha256& content);
@@ -637,17 +639,23 @@ void account_sync::record_entry(folder_ctx& x, std::uint32_t uidvalidity, const 
     }
 }
 
+// Runs on the batch writer's thread. Hashing, finding attachments and compressing happen
+// before the lock (every connection's writer in parallel); under it, only lookups and inserts.
 void account_sync::commit(folder_ctx& x, std::vector<fetched_message>& batch,
-                          const archive::watermarks& wm) {
+                          const archive::watermarks& wm, archive::preparer& prep) {
+    std::vector<archive::prepared_content> ready;
+    ready.reserve(batch.size());
+    for (const auto& m : batch) ready.push_back(prep.prepare(m.body));
     std::lock_guard lk(ar_.mu);
     archive::transaction tx(ar_.a);
-    for (auto& m : batch) {
-        auto put = ar_.a.put_content(m.body);
-        record_entry(x, wm.uidvalidity, m, m.body.size(), put.hash);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto put = ar_.a.put_prepared(ready[i]);
+        record_entry(x, wm.uidvalidity, batch[i], batch[i].body.size(), put.hash);
     }
     ar_.a.set_watermarks(x.ms.id, wm);
     tx.commit();
     crash_point("imap.batch_commit");
+    prep.refresh(ar_.a);  // a dictionary trained by this batch serves the next one
     batch.clear();
 }
 
@@ -1050,8 +1058,14 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     };
     std::vector<fetched_message> batch;
     std::size_t batch_bytes = 0;
-    batch_writer writer(
-        [&](std::vector<fetched_message>& b, const archive::watermarks& w) { commit(x, b, w); });
+    std::optional<archive::preparer> prep;  // the writer thread's
+    {
+        std::lock_guard lk(ar_.mu);
+        prep.emplace(ar_.a);
+    }
+    batch_writer writer([&](std::vector<fetched_message>& b, const archive::watermarks& w) {
+        commit(x, b, w, *prep);
+    });
     collecting_sink sink;
     sink.utf8 = s.client->state().utf8;
     sink.on_reject = [&](std::uint32_t uid, const std::string& why) { note_problem(x, uid, why); };
@@ -1085,7 +1099,7 @@ void account_sync::fetch_bodies(imap_session& s, folder_ctx& x, fetch_tracker& t
     // transaction after every batch before it committed, so memory does not follow its size.
     // The archive stays locked while it streams.
     struct large_body {
-        std::unique_lock<std::mutex> lk;
+        std::unique_lock<measured_mutex> lk;
         std::optional<archive::transaction> tx;
         std::optional<archive::content_writer> w;
         void abort() {

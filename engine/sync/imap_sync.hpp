@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -29,10 +30,43 @@
 
 namespace mv::sync {
 
-// The archive, shared by every worker; each batch locks it once.
+// A mutex that adds up how long its users waited for it: the archive has one writer, and the
+// total says whether that writer is what limits a many-account sync (`sync` prints it).
+class measured_mutex {
+public:
+    void lock() {
+        if (m_.try_lock()) {
+            acquired_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        m_.lock();
+        waited_ns_.fetch_add((std::chrono::steady_clock::now() - t0).count(),
+                             std::memory_order_relaxed);
+        acquired_.fetch_add(1, std::memory_order_relaxed);
+        contended_.fetch_add(1, std::memory_order_relaxed);
+    }
+    bool try_lock() {
+        if (!m_.try_lock()) return false;
+        acquired_.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    void unlock() { m_.unlock(); }
+    double waited_seconds() const { return static_cast<double>(waited_ns_.load()) / 1e9; }
+    std::uint64_t acquisitions() const { return acquired_.load(); }
+    std::uint64_t contended() const { return contended_.load(); }
+
+private:
+    std::mutex m_;
+    std::atomic<std::int64_t> waited_ns_{0};
+    std::atomic<std::uint64_t> acquired_{0}, contended_{0};
+};
+
+// The archive, shared by every worker; each batch locks it once to store what its writer
+// thread prepared without it (archive/prepared.hpp).
 struct shared_archive {
     archive::archive& a;
-    std::mutex mu;
+    measured_mutex mu;
     explicit shared_archive(archive::archive& ar) : a(ar) {}
 };
 
@@ -77,9 +111,12 @@ struct sync_options {
     bool dry_run = false;
     std::vector<std::string> only_folders;  // empty: as configured
     progress_counters* progress = nullptr;
-    std::size_t batch_messages = 500;    // commit after this many messages ...
-    std::size_t batch_bytes = 4u << 20;  // ... or this many raw bytes
-    std::size_t fetch_chunk = 200;       // UIDs per UID FETCH command
+    std::size_t batch_messages = 500;  // commit after this many messages ...
+    // ... or this many raw bytes. Per connection, one batch fills, one waits and one is
+    // prepared and committed (with its decoded parts and frames): 2 MB keeps a 2-connection
+    // sync of big mail near 64 MB and costs nothing measurable in commits (WAL, no fsync).
+    std::size_t batch_bytes = 2u << 20;
+    std::size_t fetch_chunk = 200;  // UIDs per UID FETCH command
     // Bodies larger than this stream into the archive as they arrive instead of being buffered
     // (bounded memory whatever the message size).
     std::uint64_t stream_threshold = 4u << 20;

@@ -250,7 +250,7 @@ private:
     std::string tail_;
     std::vector<pending> batch_;
     std::size_t batch_bytes_ = 0;
-    std::optional<std::unique_lock<std::mutex>> lock_;
+    std::optional<std::unique_lock<measured_mutex>> lock_;
     std::optional<archive::transaction> tx_;
     std::unique_ptr<archive::content_writer> writer_;
 };
