@@ -54,8 +54,10 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no bench/__pycache__ in the tree
 import gen_corpus  # noqa: E402  (account_names: the accounts set's user names)
 
-# mailvault sync (not -q) logs "archive lock wait: 0.123 s (12 of 3456 acquisitions waited)"
-LOCK_WAIT_RE = re.compile(r"archive lock wait: ([0-9.]+) s(?: \((\d+) of (\d+) acquisitions waited\))?")
+# mailvault sync --stats prints
+# "archive lock wait: 0.123 s (12 of 3456 acquisitions waited); held 4.567 s"
+LOCK_WAIT_RE = re.compile(r"archive lock wait: ([0-9.]+) s(?: \((\d+) of (\d+) acquisitions waited\))?"
+                          r"(?:; held ([0-9.]+) s)?")
 
 
 def log(msg):
@@ -207,8 +209,8 @@ class raw_pull(client):
 
 class mailvault_imap(client):
     """One config with one [[account]] per test-bed user of the set (one for the single-user sets,
-    N for `accounts`), all into one archive; one `mailvault sync` run. verbose: run with -v (or,
-    if this mailvault has no -v, without -q) and read "archive lock wait: X s" from stderr."""
+    N for `accounts`), all into one archive; one `mailvault sync` run. verbose: run with --stats (or,
+    if this mailvault has none, without -q) and read "archive lock wait: X s" from stderr."""
     resync = True
 
     def __init__(self, ctx, compress="never", connections=None, label=None, verbose=False,
@@ -245,7 +247,8 @@ class mailvault_imap(client):
     def flags(self):
         if not self.verbose:
             return ["-q"]
-        return ["-v"] if self.ctx.mailvault_has_verbose() else []
+        # --stats prints the lock wait even with -q; an older mailvault without it: no -q.
+        return ["-q", "--stats"] if self.ctx.mailvault_has_stats() else []
 
     def prepare(self, d):
         return [self.ctx.mailvault, "sync", "--config", self.config(d)] + self.flags()
@@ -253,9 +256,11 @@ class mailvault_imap(client):
     def parse_stderr(self, err, row, resync=False):
         if not self.verbose:
             return
-        # per run: the lines found, each [seconds, acquisitions that waited, acquisitions]
-        waits = [[float(x), int(c) if c else None, int(n) if n else None]
-                 for x, c, n in LOCK_WAIT_RE.findall(err)]
+        # per run: the lines found, each [seconds, acquisitions that waited, acquisitions,
+        # seconds the lock was held]
+        waits = [[float(x), int(c) if c else None, int(n) if n else None,
+                  float(h) if h else None]
+                 for x, c, n, h in LOCK_WAIT_RE.findall(err)]
         row.setdefault("resync_lock_wait" if resync else "lock_wait", []).append(
             waits if waits else None)
 
@@ -486,13 +491,13 @@ class context:
         self.users = [USER]  # the test-bed users of the current set
         self._verbose = None
 
-    def mailvault_has_verbose(self):
-        """Whether `mailvault sync` takes -v (else the verbose runs just leave out -q)."""
+    def mailvault_has_stats(self):
+        """Whether `mailvault sync` takes --stats (else the verbose runs just leave out -q)."""
         if self._verbose is None:
             r = subprocess.run([self.mailvault, "sync", "--help"], capture_output=True, text=True)
-            self._verbose = bool(re.search(r"(^|\s)(-v\b|--verbose)", r.stdout + r.stderr))
+            self._verbose = "--stats" in (r.stdout + r.stderr)
             if not self._verbose:
-                log("mailvault sync has no -v: the verbose runs leave out -q instead")
+                log("mailvault sync has no --stats: the verbose runs leave out -q instead")
         return self._verbose
 
 
@@ -964,6 +969,8 @@ def lock_wait_text(runs):
     if all(x[2] is not None for x in last):
         t += (f"; {'in the last run, ' if len(done) > 1 else ''}{sum(x[1] for x in last):,} of "
               f"{sum(x[2] for x in last):,} archive lock acquisitions waited")
+    if all(len(x) > 3 and x[3] is not None for x in last):
+        t += f"; the lock was held {sum(x[3] for x in last):.3f} s in all"
     if max(len(w) for w in done) > 1:
         t += f" (the sum of {max(len(w) for w in done)} lines per run)"
     return t
@@ -974,7 +981,7 @@ def accounts_line(ctx, set_name, m):
     pa = m.get("parallel_accounts")
     t = (f"Accounts: {m['users']:,} test-bed users with {m['per_user']:,} small messages each "
          f"(own seed each), one mailvault config with {m['users']:,} `[[account]]` blocks into one "
-         f"archive, one `mailvault sync{' -v' if ctx.mailvault_has_verbose() else ''}` run "
+         f"archive, one `mailvault sync{' --stats' if ctx.mailvault_has_stats() else ''}` run "
          f"(parallel_accounts = {pa if pa else 'mailvault default'}, connections = default); "
          f"mbsync: one Channel per account, one `mbsync -a` run. Archive lock wait (mailvault): ")
     t += lock_wait_text(r.get("lock_wait") if r else None)

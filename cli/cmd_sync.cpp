@@ -204,9 +204,10 @@ int run_sync(const std::vector<std::string>& args) {
     // whether more connections or accounts in parallel can still help.
     const double lock_wait = shared.mu.waited_seconds();
     if (vm.count("stats"))
-        std::fprintf(stderr, "archive lock wait: %.3f s (%llu of %llu acquisitions waited)\n",
-                     lock_wait, static_cast<unsigned long long>(shared.mu.contended()),
-                     static_cast<unsigned long long>(shared.mu.acquisitions()));
+        std::fprintf(
+            stderr, "archive lock wait: %.3f s (%llu of %llu acquisitions waited); held %.3f s\n",
+            lock_wait, static_cast<unsigned long long>(shared.mu.contended()),
+            static_cast<unsigned long long>(shared.mu.acquisitions()), shared.mu.held_seconds());
     if (!dry) {
         std::lock_guard lk(shared.mu);
         for (std::size_t i = 0; i < accounts.size(); ++i) {
@@ -263,6 +264,7 @@ int run_sync(const std::vector<std::string>& args) {
         nlohmann::json out = {{"dry_run", dry}, {"accounts", nlohmann::json::array()}};
         for (const auto& r : reports) out["accounts"].push_back(to_json(r));
         out["archive_lock_wait_seconds"] = lock_wait;
+        out["archive_lock_held_seconds"] = shared.mu.held_seconds();
         out["exit_code"] = code;
         std::cout << out.dump(2) << "\n";
     } else if (!quiet) {

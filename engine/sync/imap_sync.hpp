@@ -30,35 +30,43 @@
 
 namespace mv::sync {
 
-// A mutex that adds up how long its users waited for it: the archive has one writer, and the
-// total says whether that writer is what limits a many-account sync (`sync` prints it).
+// A mutex that adds up how long its users waited for it and held it: the archive has one
+// writer; held time close to the wall time means that writer is what limits a many-account
+// sync (`sync --stats` prints both).
 class measured_mutex {
 public:
     void lock() {
-        if (m_.try_lock()) {
-            acquired_.fetch_add(1, std::memory_order_relaxed);
-            return;
+        if (!m_.try_lock()) {
+            const auto t0 = clock::now();
+            m_.lock();
+            waited_ns_.fetch_add((clock::now() - t0).count(), std::memory_order_relaxed);
+            contended_.fetch_add(1, std::memory_order_relaxed);
         }
-        const auto t0 = std::chrono::steady_clock::now();
-        m_.lock();
-        waited_ns_.fetch_add((std::chrono::steady_clock::now() - t0).count(),
-                             std::memory_order_relaxed);
-        acquired_.fetch_add(1, std::memory_order_relaxed);
-        contended_.fetch_add(1, std::memory_order_relaxed);
+        acquired();
     }
     bool try_lock() {
         if (!m_.try_lock()) return false;
-        acquired_.fetch_add(1, std::memory_order_relaxed);
+        acquired();
         return true;
     }
-    void unlock() { m_.unlock(); }
+    void unlock() {
+        held_ns_.fetch_add((clock::now() - since_).count(), std::memory_order_relaxed);
+        m_.unlock();
+    }
     double waited_seconds() const { return static_cast<double>(waited_ns_.load()) / 1e9; }
+    double held_seconds() const { return static_cast<double>(held_ns_.load()) / 1e9; }
     std::uint64_t acquisitions() const { return acquired_.load(); }
     std::uint64_t contended() const { return contended_.load(); }
 
 private:
+    using clock = std::chrono::steady_clock;
+    void acquired() {
+        acquired_.fetch_add(1, std::memory_order_relaxed);
+        since_ = clock::now();  // written and read only by the holder
+    }
     std::mutex m_;
-    std::atomic<std::int64_t> waited_ns_{0};
+    clock::time_point since_{};
+    std::atomic<std::int64_t> waited_ns_{0}, held_ns_{0};
     std::atomic<std::uint64_t> acquired_{0}, contended_{0};
 };
 
