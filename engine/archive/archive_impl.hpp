@@ -170,8 +170,6 @@ struct archive::impl {
     // The content store: contents, chunks, dictionaries, header index (content_store.cpp).
     void load_dictionaries();
     std::optional<content_info> content_by_hash(const sha256& h);
-    bool compress_all(std::string_view raw, std::optional<std::int64_t> dict, size_t chunk,
-                      std::vector<std::string>& frames, std::uint64_t& stored);
     void write_chunks(std::int64_t content_id, std::string_view raw, size_t chunk,
                       const std::vector<std::string>& frames);
     static std::uint64_t chunk_count_for(std::uint64_t raw, std::uint64_t chunk) {

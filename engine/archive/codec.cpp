@@ -58,6 +58,24 @@ void codec::compress(std::string_view src, std::optional<std::int64_t> dict, std
     out.resize(n);
 }
 
+bool codec::compress_chunks(std::string_view src, std::optional<std::int64_t> dict, size_t chunk,
+                            std::vector<std::string>& out, std::uint64_t& stored) {
+    out.clear();
+    stored = 0;
+    for (size_t off = 0; off < src.size() || off == 0; off += chunk) {
+        out.emplace_back();
+        compress(src.substr(off, chunk), dict, out.back());
+        stored += out.back().size();
+        if (src.empty()) break;
+    }
+    if (stored + stored / 32 >= src.size()) {
+        out.clear();
+        stored = src.size();
+        return false;
+    }
+    return true;
+}
+
 mv::error codec::decompress(std::string_view frame, std::optional<std::int64_t> dict,
                             size_t max_size, std::string& out) {
     unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());

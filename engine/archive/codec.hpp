@@ -37,6 +37,11 @@ public:
 
     // Replaces `out` with one zstd frame of `src` (content size in the frame header).
     void compress(std::string_view src, std::optional<std::int64_t> dict, std::string& out);
+    // Cuts src into `chunk`-sized pieces, one frame each, into `out`; `stored` = their bytes.
+    // Returns false, with `out` empty and `stored` = src.size(), when that does not save at
+    // least 3% (decompression costs time on every read): the bytes are then stored raw.
+    bool compress_chunks(std::string_view src, std::optional<std::int64_t> dict, size_t chunk,
+                         std::vector<std::string>& out, std::uint64_t& stored);
     // Replaces `out` with the frame's content. A frame claiming more than max_size bytes, an
     // unknown dictionary or a damaged frame is errc::archive_corrupt.
     mv::error decompress(std::string_view frame, std::optional<std::int64_t> dict, size_t max_size,

@@ -53,26 +53,6 @@ std::optional<content_info> archive::impl::content_by_hash(const sha256& h) {
     return c;
 }
 
-// Compresses raw into frames; returns false (frames empty) when compression does not help.
-bool archive::impl::compress_all(std::string_view raw, std::optional<std::int64_t> dict,
-                                 size_t chunk, std::vector<std::string>& frames,
-                                 std::uint64_t& stored) {
-    frames.clear();
-    stored = 0;
-    for (size_t off = 0; off < raw.size() || (off == 0 && raw.empty()); off += chunk) {
-        frames.emplace_back();
-        zstd.compress(raw.substr(off, chunk), dict, frames.back());
-        stored += frames.back().size();
-        if (raw.empty()) break;
-    }
-    // Not worth it unless it saves at least 3% (decompression costs time on every read).
-    if (stored + stored / 32 >= raw.size()) {
-        frames.clear();
-        return false;
-    }
-    return true;
-}
-
 void archive::impl::write_chunks(std::int64_t content_id, std::string_view raw, size_t chunk,
                                  const std::vector<std::string>& frames) {
     auto ins = stmt("INSERT INTO chunks (content_id, seq, data) VALUES (?, ?, ?)");
@@ -361,7 +341,7 @@ recompress_stats archive::recompress(const recompress_options& o, const progress
             if (!c || (c->part_count ? detail::read_skeleton(*d_, *c, raw) : read_content(h, raw)))
                 continue;  // damaged contents are left for verify
             std::uint64_t stored = 0;
-            if (!d_->compress_all(raw, dict, c->chunk_size, frames, stored)) continue;
+            if (!d_->zstd.compress_chunks(raw, dict, c->chunk_size, frames, stored)) continue;
             if (stored >= c->stored_size) continue;
             {
                 auto del = d_->stmt("DELETE FROM chunks WHERE content_id = ?");

@@ -85,24 +85,6 @@ void preparer::refresh(archive::impl& d) {
     zstd_.add_dictionary(*dict_, std::move(bytes));
 }
 
-bool preparer::compress_chunks(std::string_view bytes, std::optional<std::int64_t> dict,
-                               std::vector<std::string>& out, std::uint64_t& stored) {
-    out.clear();
-    stored = 0;
-    for (std::size_t off = 0; off < bytes.size() || off == 0; off += chunk_) {
-        out.emplace_back();
-        zstd_.compress(bytes.substr(off, chunk_), dict, out.back());
-        stored += out.back().size();
-        if (bytes.empty()) break;
-    }
-    if (stored + stored / 32 >= bytes.size()) {
-        out.clear();
-        stored = bytes.size();
-        return false;
-    }
-    return true;
-}
-
 void preparer::store_part(std::string&& decoded, prepared_part& part) {
     part.hash = sha256_of(decoded);
     part.size = decoded.size();
@@ -117,7 +99,8 @@ void preparer::store_part(std::string&& decoded, prepared_part& part) {
         zstd_.set_level(level);
         try_zstd = probe.size() < sample_size - sample_size / 16;
     }
-    part.compressed = try_zstd && compress_chunks(decoded, std::nullopt, part.chunks, part.stored);
+    part.compressed =
+        try_zstd && zstd_.compress_chunks(decoded, std::nullopt, chunk_, part.chunks, part.stored);
     if (!part.compressed) {
         part.stored = decoded.size();
         part.data = std::move(decoded);
@@ -154,7 +137,7 @@ prepared_content preparer::prepare(std::string_view raw, const sha256* known) {
             p.skeleton_bytes.append(raw.substr(pos));
         }
     }
-    p.compressed = compress_chunks(p.skeleton(), dict_, p.chunks, p.stored);
+    p.compressed = zstd_.compress_chunks(p.skeleton(), dict_, chunk_, p.chunks, p.stored);
     if (p.compressed && dict_) {
         p.dict = dict_;
         p.dict_fingerprint = fingerprint_;

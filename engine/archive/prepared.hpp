@@ -87,10 +87,6 @@ public:
     prepared_content prepare(std::string_view raw, const sha256* known = nullptr);
 
 private:
-    // Compresses into chunk-sized frames; leaves `out` empty (stored = size) when that does not
-    // save 3% (archive::impl::compress_all decides the same way).
-    bool compress_chunks(std::string_view bytes, std::optional<std::int64_t> dict,
-                         std::vector<std::string>& out, std::uint64_t& stored);
     void store_part(std::string&& decoded, prepared_part& part);
     codec zstd_;
     std::optional<std::int64_t> dict_;
