@@ -34,6 +34,11 @@ void codec::add_dictionary(std::int64_t id, std::string bytes) {
     dicts_[id].bytes = std::move(bytes);
 }
 
+std::uint32_t codec::fingerprint(std::int64_t id) const {
+    auto it = dicts_.find(id);
+    return it == dicts_.end() ? 0 : dictionary_id(it->second.bytes);
+}
+
 void codec::compress(std::string_view src, std::optional<std::int64_t> dict, std::string& out) {
     out.resize(ZSTD_compressBound(src.size()));
     size_t n = 0;

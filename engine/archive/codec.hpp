@@ -33,6 +33,8 @@ public:
 
     void add_dictionary(std::int64_t id, std::string bytes);
     bool has_dictionary(std::int64_t id) const { return dicts_.count(id) != 0; }
+    // The zstd dictionary id inside dictionary `id`'s bytes; 0 when there is no such dictionary.
+    std::uint32_t fingerprint(std::int64_t id) const;
     void clear_dictionaries();
 
     // Replaces `out` with one zstd frame of `src` (content size in the frame header).

@@ -86,7 +86,7 @@ put_result archive::impl::put(std::string_view raw) {
         prep = std::make_unique<preparer>(*this);
     else
         prep->refresh(*this);
-    return detail::put_prepared(*this, prep->prepare(raw, &h));
+    return detail::put_unseen(*this, prep->prepare(raw, &h));
 }
 
 void archive::impl::index(std::int64_t content_id, std::string_view raw) {

@@ -187,12 +187,10 @@ std::int64_t put_part(archive::impl& d, const prepared_part& part) {
 }
 
 // Whether the dictionary the skeleton was compressed with is still the archive's dictionary
-// of that id.
-bool dictionary_holds(archive::impl& d, const prepared_content& p) {
-    if (!p.compressed || !p.dict) return true;
-    auto s = d.stmt("SELECT data FROM dictionaries WHERE id = ?");
-    s->bind(1, *p.dict);
-    return s->step() && codec::dictionary_id(s->blob(0)) == p.dict_fingerprint;
+// of that id. The archive's codec mirrors the dictionaries rows (train adds to it, a rollback
+// reloads it), so this reads memory: no 110 KB row per message.
+bool dictionary_holds(const archive::impl& d, const prepared_content& p) {
+    return !p.compressed || !p.dict || d.zstd.fingerprint(*p.dict) == p.dict_fingerprint;
 }
 
 }  // namespace
@@ -217,6 +215,10 @@ put_result put_prepared(archive::impl& d, const prepared_content& p) {
         r.content_id = c->id;
         return r;
     }
+    return put_unseen(d, p);
+}
+
+put_result put_unseen(archive::impl& d, const prepared_content& p) {
     d.maybe_train();
     // Prepared with a dictionary a rollback took back (its id may even name a newer one now):
     // prepared again, here, with the archive's own preparer.

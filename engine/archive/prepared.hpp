@@ -29,6 +29,8 @@ namespace mv::archive {
 namespace detail {
 // The writing side for archive::put_prepared and archive::impl::put (prepared.cpp).
 put_result put_prepared(archive::impl& d, const prepared_content& p);
+// The same for a message the caller has just looked up and not found (archive::impl::put).
+put_result put_unseen(archive::impl& d, const prepared_content& p);
 // A segmented content's skeleton (what its chunks hold), for recompress.
 mv::error read_skeleton(archive::impl& d, const content_info& c, std::string& out);
 // Reads a content (archive::impl::stream): its chunks in order, each part re-encoded at its
