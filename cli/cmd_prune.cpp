@@ -6,6 +6,7 @@
 
 #include "cli.hpp"
 #include "common.hpp"
+#include "mailvault/units.hpp"
 #include "sync/prune.hpp"
 
 namespace mv::cli {
@@ -96,17 +97,17 @@ int run_prune(const std::vector<std::string>& args) {
         if (vm.count("folder")) r.folders = vm["folder"].as<std::vector<std::string>>();
         if (vm.count("older-than")) {
             const auto s = vm["older-than"].as<std::string>();
-            r.older_than = sync::parse_retention_duration(s);
+            r.older_than = mv::parse_duration(s);
             if (!r.older_than)
-                throw mv::failure(errc::usage, "--older-than '" + s +
-                                                   "' is not a duration; write e.g. 30d, 12h, 2w");
+                throw mv::failure(errc::usage, "--older-than '" + s + "' is not a duration; " +
+                                                   std::string(mv::duration_grammar()));
         }
         if (vm.count("larger-than")) {
             const auto s = vm["larger-than"].as<std::string>();
-            r.larger_than = sync::parse_size(s);
+            r.larger_than = mv::parse_size(s);
             if (!r.larger_than)
-                throw mv::failure(errc::usage,
-                                  "--larger-than '" + s + "' is not a size; write e.g. 5M, 200k");
+                throw mv::failure(errc::usage, "--larger-than '" + s + "' is not a size; " +
+                                                   std::string(mv::size_grammar()));
         }
         if (vm.count("flag")) r.flags = vm["flag"].as<std::vector<std::string>>();
         if (auto why = sync::validate_rule(r); !why.empty()) throw mv::failure(errc::usage, why);

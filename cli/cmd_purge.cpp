@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "common.hpp"
+#include "mailvault/units.hpp"
 #include "sync/retention.hpp"
 
 namespace mv::cli {
@@ -33,10 +34,10 @@ int run_purge(const std::vector<std::string>& args) {
     if (!vm.count("older-than"))
         throw mv::failure(errc::usage, "--older-than DURATION is required, e.g. --older-than 365d");
     const auto spec = vm["older-than"].as<std::string>();
-    const auto period = sync::parse_retention_duration(spec);
+    const auto period = mv::parse_duration(spec);
     if (!period)
-        throw mv::failure(errc::usage,
-                          "--older-than '" + spec + "' is not a duration; write e.g. 30d, 52w");
+        throw mv::failure(errc::usage, "--older-than '" + spec + "' is not a duration; " +
+                                           std::string(mv::duration_grammar()));
     const auto basis_s = vm["basis"].as<std::string>();
     sync::purge_basis basis;
     if (basis_s == "internaldate")

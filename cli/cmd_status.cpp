@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "common.hpp"
+#include "mailvault/units.hpp"
 
 namespace mv::cli {
 namespace {
@@ -26,7 +27,8 @@ std::string count(std::optional<std::int64_t> n) {
 int run_status(const std::vector<std::string>& args) {
     po::options_description d("mailvault status [options]");
     add_archive_options(d);
-    d.add_options()("json", "machine-readable output")("help,h", "this help");
+    d.add_options()("json", "machine-readable output")(
+        "bytes", "sizes in bytes (default: human units, KiB = 1024 bytes)")("help,h", "this help");
     auto vm = parse(args, d);
     if (vm.count("help")) {
         std::cout << d << "\n";
@@ -63,14 +65,18 @@ int run_status(const std::vector<std::string>& args) {
     auto opt = [](std::optional<std::int64_t> v) {
         return v ? nlohmann::json(*v) : nlohmann::json();
     };
-    if (!vm.count("json")) {
-        // ON SERVER: what the server reported at the last completed sync of the folder ("-":
-        // not recorded yet); ARCHIVED: archived entries the server still held at the last sync;
-        // GONE: archived entries the server has expunged since (kept in the archive).
-        std::printf("%-12s %-28s %9s %9s %9s %11s %11s %11s  %s\n", "ACCOUNT", "FOLDER",
-                    "ON SERVER", "ARCHIVED", "GONE", "RAW", "STORED", "UIDVALIDITY",
-                    "LAST SYNC (UTC)");
-    }
+    const bool exact = vm.count("bytes") > 0;
+    auto size = [&](std::int64_t b) {
+        return exact ? std::to_string(b) : mv::format_size(static_cast<std::uint64_t>(b));
+    };
+    // ON SERVER: what the server reported at the last sync that reached the folder ("-": not
+    // recorded yet); ARCHIVED: archived entries the server still held then; GONE: archived
+    // entries the server has expunged since (kept in the archive); LAST SYNC: the last time a
+    // sync found the folder in step with the server (fetched what was new, or found it unchanged).
+    table t;
+    t.header = {"ACCOUNT", "FOLDER", "ON SERVER",   "ARCHIVED",       "GONE",
+                "RAW",     "STORED", "UIDVALIDITY", "LAST SYNC (UTC)"};
+    t.right = {false, false, true, true, true, true, true, true, false};
     for (const auto& s : stats) {
         auto it = states.find({s.account, s.mailbox});
         std::optional<std::uint32_t> uv;
@@ -79,6 +85,9 @@ int run_status(const std::vector<std::string>& args) {
         if (it != states.end()) {
             uv = it->second.uidvalidity;
             last = it->second.last_synced;
+            // An unchanged folder, or a POP3 maildrop, is confirmed by its server count.
+            if (s.server_counted_at && (!last || *s.server_counted_at > *last))
+                last = s.server_counted_at;
             gen = it->second.generation;
         }
         if (vm.count("json")) {
@@ -94,11 +103,10 @@ int run_status(const std::vector<std::string>& args) {
                          {"generation", gen},
                          {"last_synced", opt(last)}});
         } else {
-            std::printf("%-12s %-28s %9s %9lld %9lld %11lld %11lld %11s  %s\n", s.account.c_str(),
-                        s.mailbox.c_str(), count(s.server_messages).c_str(),
-                        static_cast<long long>(s.messages), static_cast<long long>(s.expunged),
-                        static_cast<long long>(s.raw_bytes), static_cast<long long>(s.stored_bytes),
-                        uv ? std::to_string(*uv).c_str() : "-", when(last).c_str());
+            t.rows.push_back({s.account, s.mailbox, count(s.server_messages),
+                              std::to_string(s.messages), std::to_string(s.expunged),
+                              size(s.raw_bytes), size(s.stored_bytes),
+                              uv ? std::to_string(*uv) : "-", when(last)});
         }
     }
     if (vm.count("json")) {
@@ -119,6 +127,7 @@ int run_status(const std::vector<std::string>& args) {
                               {"dictionaries", totals.dictionaries}};
         std::cout << out.dump(2) << "\n";
     } else {
+        t.print(stdout);
         std::printf("\n");
         for (const auto& [name, a] : accounts) {
             std::string server =
@@ -136,11 +145,11 @@ int run_status(const std::vector<std::string>& args) {
                                               static_cast<double>(totals.raw_bytes)
                                         : 0;
         std::printf(
-            "\n%lld distinct messages in %lld entries; %lld raw bytes stored in %lld (%.2fx), "
+            "\n%lld distinct messages in %lld entries; %s raw stored in %s (%.2fx), "
             "%lld dictionaries\n",
             static_cast<long long>(totals.contents), static_cast<long long>(totals.entries),
-            static_cast<long long>(totals.raw_bytes), static_cast<long long>(totals.stored_bytes),
-            ratio, static_cast<long long>(totals.dictionaries));
+            size(totals.raw_bytes).c_str(), size(totals.stored_bytes).c_str(), ratio,
+            static_cast<long long>(totals.dictionaries));
     }
     return exit_ok;
 }

@@ -1,4 +1,5 @@
 // `mailvault sync`: mirror every configured account (or --account A) into the archive.
+#include <spdlog/spdlog.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,6 +10,7 @@
 
 #include "cli.hpp"
 #include "common.hpp"
+#include "log.hpp"
 #include "sync/sync.hpp"
 
 namespace mv::cli {
@@ -144,7 +146,8 @@ int run_sync(const std::vector<std::string>& args) {
     // A dry run never creates or changes the archive: it reads it if it exists.
     std::unique_ptr<archive::archive> arch;
     std::optional<std::filesystem::path> scratch;
-    if (dry && !std::filesystem::exists(path)) {
+    const bool first_run = !std::filesystem::exists(path);
+    if (dry && first_run) {
         scratch = std::filesystem::temp_directory_path() /
                   ("mailvault-dry-run-" + std::to_string(::getpid()) + ".sqlite");
         arch = open_archive(*scratch, true, false, cfg.zstd_level, true);
@@ -161,14 +164,8 @@ int run_sync(const std::vector<std::string>& args) {
     if (vm.count("batch-messages"))
         opts.batch_messages = std::max<std::size_t>(1, vm["batch-messages"].as<std::size_t>());
     if (vm.count("folder")) opts.only_folders = vm["folder"].as<std::vector<std::string>>();
-    std::mutex log_mu;
     const bool tty = stderr_is_tty() && !quiet && !json;
-    if (!quiet)
-        opts.log = [&](const std::string& line) {
-            std::lock_guard lk(log_mu);
-            if (tty) std::fprintf(stderr, "\r\033[K");
-            std::fprintf(stderr, "%s\n", line.c_str());
-        };
+    if (!quiet) opts.log = [](const std::string& line) { spdlog::info("{}", line); };
 
     const auto dict_before = arch->current_dictionary();
     std::vector<sync::account_report> reports(accounts.size());
@@ -187,6 +184,7 @@ int run_sync(const std::vector<std::string>& args) {
     {
         std::optional<progress_line> bar;
         if (tty) bar.emplace(counters);
+        set_progress_line(tty);
         // Accounts run concurrently, at most parallel_accounts at a time.
         std::atomic<std::size_t> next{0};
         auto work = [&] {
@@ -199,6 +197,7 @@ int run_sync(const std::vector<std::string>& args) {
         for (std::size_t i = 1; i < n; ++i) pool.emplace_back(work);
         work();
         for (auto& t : pool) t.join();
+        set_progress_line(false);
     }
     // How long the workers waited for the archive (its single writer): the figure that tells
     // whether more connections or accounts in parallel can still help.
@@ -244,21 +243,53 @@ int run_sync(const std::vector<std::string>& args) {
                          " -> " + std::to_string(st.bytes_after) + " bytes");
         }
     }
+    // A first run that archived nothing because every account failed (a wrong password, an
+    // unreachable server) leaves no empty archive behind to be mistaken for a backup.
+    bool all_failed = !reports.empty();
+    for (const auto& r : reports) all_failed = all_failed && static_cast<bool>(r.err);
+    if (!dry && first_run && all_failed && arch->totals().contents == 0) {
+        arch.reset();
+        for (const char* suffix : {"", "-wal", "-shm"})
+            std::filesystem::remove(path.string() + suffix);
+    }
     if (scratch) {
         arch.reset();
         for (const char* suffix : {"", "-wal", "-shm"})
             std::filesystem::remove(scratch->string() + suffix);
     }
 
-    // Exit code: the first failed account's class; 1 when only some folders failed.
+    // Exit code: when every account failed, the first one's class (4 authentication, 5 network,
+    // ...); when some account or folder did its work and another did not, 1 (partial).
     int code = exit_ok;
+    std::size_t failed = 0;
+    bool partial = false;
     for (const auto& r : reports) {
         if (r.err) {
-            if (code == exit_ok || code == exit_partial) code = exit_code_for(r.err.code);
+            if (failed++ == 0) code = exit_code_for(r.err.code);
             std::fprintf(stderr, "mailvault: %s\n", r.err.message.c_str());
         }
-        for (const auto& f : r.folders)
-            if (f.err && code == exit_ok) code = exit_partial;
+        for (const auto& f : r.folders) partial = partial || static_cast<bool>(f.err);
+    }
+    if (failed > 0 && failed < reports.size()) code = exit_partial;
+    if (failed == 0 && partial) code = exit_partial;
+    // A --folder pattern that matched no folder of any account that answered: a typo, most
+    // likely; the run did not do what was asked. (`*` matches across the hierarchy, `%` not.)
+    if (vm.count("folder") && failed < reports.size()) {
+        for (const auto& pat : opts.only_folders) {
+            bool hit = false;
+            for (const auto& r : reports)
+                for (const auto& f : r.folders)
+                    hit = hit || config::folder_pattern_matches(pat, f.name, '/') ||
+                          config::folder_pattern_matches(pat, f.name, '.');
+            if (!hit) {
+                std::fprintf(stderr,
+                             "mailvault: --folder '%s' matched no folder on the server; the "
+                             "names are case-sensitive (INBOX aside) and use the server's "
+                             "hierarchy delimiter\n",
+                             pat.c_str());
+                if (code == exit_ok) code = exit_partial;
+            }
+        }
     }
     if (json) {
         nlohmann::json out = {{"dry_run", dry}, {"accounts", nlohmann::json::array()}};

@@ -1,8 +1,13 @@
 #include "common.hpp"
 
+#include "log.hpp"
+
+#include <locale.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cwchar>
 
 namespace mv::cli {
 
@@ -30,7 +35,9 @@ config::config load_config(const po::variables_map& vm) {
         throw mv::failure(errc::config, "configuration file " + p.string() +
                                             " does not exist; pass --config PATH or create it "
                                             "(see docs/configuration.md)");
-    return config::load(p);
+    auto cfg = config::load(p);
+    apply_config_log_level(cfg.log_level);
+    return cfg;
 }
 
 std::vector<const config::account*> accounts_named(const config::config& cfg,
@@ -85,6 +92,54 @@ void warn_if_exposed(const std::filesystem::path& archive_path) {
 
 bool stderr_is_tty() {
     return isatty(2) == 1;
+}
+
+std::size_t display_width(std::string_view utf8) {
+    // wcwidth needs a UTF-8 LC_CTYPE whatever the user's locale; C.UTF-8 is built into glibc.
+    static const locale_t utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr);
+    if (!utf8_locale) return utf8.size();
+    const locale_t old = uselocale(utf8_locale);
+    std::size_t width = 0;
+    std::mbstate_t st{};
+    for (std::size_t i = 0; i < utf8.size();) {
+        wchar_t wc = 0;
+        const std::size_t n = std::mbrtowc(&wc, utf8.data() + i, utf8.size() - i, &st);
+        if (n == static_cast<std::size_t>(-1) || n == static_cast<std::size_t>(-2) || n == 0) {
+            st = {};
+            ++width;
+            ++i;
+            continue;
+        }
+        const int w = ::wcwidth(wc);
+        width += w < 0 ? 1 : static_cast<std::size_t>(w);
+        i += n;
+    }
+    uselocale(old);
+    return width;
+}
+
+void table::print(std::FILE* out) const {
+    std::vector<std::size_t> w(header.size(), 0);
+    auto widen = [&](const std::vector<std::string>& r) {
+        for (std::size_t i = 0; i < r.size() && i < w.size(); ++i)
+            w[i] = std::max(w[i], display_width(r[i]));
+    };
+    widen(header);
+    for (const auto& r : rows) widen(r);
+    auto line = [&](const std::vector<std::string>& r) {
+        std::string s;
+        for (std::size_t i = 0; i < r.size() && i < w.size(); ++i) {
+            const std::size_t pad = w[i] - std::min(w[i], display_width(r[i]));
+            const bool last = i + 1 == r.size();
+            if (i) s += "  ";
+            if (i < right.size() && right[i]) s.append(pad, ' ');
+            s += r[i];
+            if (!(i < right.size() && right[i]) && !last) s.append(pad, ' ');
+        }
+        std::fprintf(out, "%s\n", s.c_str());
+    };
+    line(header);
+    for (const auto& r : rows) line(r);
 }
 
 }  // namespace mv::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -50,5 +51,19 @@ bool stderr_is_tty();
 // One line on stderr (a warning, not an error) when the archive file, its -wal/-shm or its
 // directory can be read by other users, saying how to fix it (archive::exposure_warning).
 void warn_if_exposed(const std::filesystem::path& archive_path);
+
+}  // namespace mv::cli
+
+namespace mv::cli {
+
+// Columns on a terminal, whatever the script: cells are padded by their display width (wide CJK
+// characters count two, combining marks zero; invalid UTF-8 counts a column a byte), not bytes.
+std::size_t display_width(std::string_view utf8);
+struct table {
+    std::vector<std::string> header;
+    std::vector<bool> right;  // right-align this column (numbers)
+    std::vector<std::vector<std::string>> rows;
+    void print(std::FILE* out) const;
+};
 
 }  // namespace mv::cli

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <boost/program_options/errors.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "log.hpp"
 
 namespace mv::cli {
 
@@ -58,6 +60,8 @@ void usage(std::ostream& out) {
         name.resize(std::max<std::size_t>(name.size(), 20), ' ');
         out << "  " << name << "  " << c.summary << "\n";
     }
+    out << "\nOptions of every command: -v/--verbose (twice: trace), --log-level LEVEL,\n"
+           "  --log-file PATH (appended, created 0600), --help.\n";
     out << "\nExit codes: 0 ok, 1 partial failure, 2 usage, 3 config, 4 authentication,\n"
            "            5 network, 6 TLS, 7 protocol/server, 8 archive, 9 verification failed,\n"
            "            70 internal error.\n";
@@ -73,11 +77,17 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_ARENA_MAX, 2);
     std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+        mv::cli::init_logging(args);  // takes -v, --log-level and --log-file out of args
+    } catch (const mv::failure& f) {
+        std::cerr << "mailvault: " << f.err.message << "\n";
+        return mv::cli::exit_code_for(f.err.code);
+    }
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         usage(args.empty() ? std::cerr : std::cout);
         return args.empty() ? mv::cli::exit_usage : mv::cli::exit_ok;
     }
-    if (args[0] == "--version") {
+    if (args[0] == "--version" || args[0] == "-V" || args[0] == "version") {
         std::cout << "mailvault " MAILVAULT_VERSION "\n";
         return 0;
     }
@@ -101,7 +111,28 @@ int main(int argc, char** argv) {
             best_words = words.size();
         }
     }
+    // A command group alone ("mailvault audit", "mailvault hold --help"): its subcommands.
     if (!best) {
+        std::vector<const mv::cli::command*> group;
+        for (const auto& c : mv::cli::registry())
+            if (c.name.rfind(args[0] + " ", 0) == 0) group.push_back(&c);
+        if (!group.empty()) {
+            const bool help = args.size() > 1 && (args[1] == "--help" || args[1] == "-h");
+            if (args.size() > 1 && !help) {
+                std::cerr << "mailvault: unknown command '" << args[0] << " " << args[1]
+                          << "'; run `mailvault " << args[0] << "` for its subcommands\n";
+                return mv::cli::exit_usage;
+            }
+            auto& out = help ? std::cout : std::cerr;
+            out << "Usage: mailvault " << args[0] << " SUBCOMMAND [OPTIONS]\n\nSubcommands:\n";
+            for (const auto* c : group) {
+                std::string name = c->name;
+                name.resize(std::max<std::size_t>(name.size(), 20), ' ');
+                out << "  " << name << "  " << c->summary << "\n";
+            }
+            out << "\nmailvault " << args[0] << " SUBCOMMAND --help shows its options.\n";
+            return help ? mv::cli::exit_ok : mv::cli::exit_usage;
+        }
         std::cerr << "mailvault: unknown command '" << args[0]
                   << "'; run `mailvault --help` for the list\n";
         return mv::cli::exit_usage;

@@ -8,6 +8,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -25,10 +29,32 @@
 #include <system_error>
 
 #include "mailvault/config.hpp"
+#include "mailvault/units.hpp"
 
 namespace mv::config {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Empty when the file holds at least one PEM certificate OpenSSL can read (what the TLS client
+// will load from ca_file); otherwise why not, so `config check` fails where `sync` would.
+std::string pem_certificates_problem(const fs::path& p) {
+    BIO* bio = BIO_new_file(p.c_str(), "r");
+    if (!bio) return "cannot be read";
+    STACK_OF(X509_INFO)* infos = PEM_X509_INFO_read_bio(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    int certs = 0;
+    if (infos) {
+        for (int i = 0; i < sk_X509_INFO_num(infos); ++i)
+            if (sk_X509_INFO_value(infos, i)->x509) ++certs;
+        sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    }
+    ERR_clear_error();
+    return certs > 0 ? std::string() : std::string("holds no certificate");
+}
+
+}  // namespace
 
 const char* to_string(protocol v) noexcept {
     switch (v) {
@@ -387,21 +413,10 @@ private:
                 r.larger_than = static_cast<std::uint64_t>(n->as_integer()->get());
             } else {
                 std::string s = get_string(t, "larger_than", key("larger_than")).value_or("");
-                std::uint64_t mult = 1;
-                if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.pop_back();
-                if (!s.empty()) {
-                    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(s.back())));
-                    if (u == 'K') mult = 1024;
-                    if (u == 'M') mult = 1024 * 1024;
-                    if (u == 'G') mult = 1024ull * 1024 * 1024;
-                    if (mult != 1) s.pop_back();
-                }
-                bool ok = !s.empty() && s.size() < 12;
-                for (char c : s) ok = ok && std::isdigit(static_cast<unsigned char>(c));
-                if (!ok)
+                r.larger_than = mv::parse_size(s);
+                if (!r.larger_than)
                     fail_at(n->source(), key("larger_than"),
-                            "is not a size; write bytes or a number with k, M or G, e.g. \"5M\"");
-                r.larger_than = std::stoull(s) * mult;
+                            "is not a size; " + std::string(mv::size_grammar()));
             }
         }
         if (auto v = get_string(t, "trash_folder", key("trash_folder"))) r.trash_folder = *v;
@@ -702,31 +717,11 @@ private:
         const toml::source_region& where = t.get(key)->source();
         auto bad = [&]() {
             fail_at(where, path,
-                    quote(s) +
-                        " is not a duration; write a positive number followed by s, m, h, "
-                        "d or w, e.g. \"30d\", \"12h\", \"2w\"");
+                    quote(s) + " is not a duration; " + std::string(mv::duration_grammar()));
         };
-        if (s.size() < 2) bad();
-        std::int64_t unit = 0;
-        switch (s.back()) {
-            case 's': unit = 1; break;
-            case 'm': unit = 60; break;
-            case 'h': unit = 3600; break;
-            case 'd': unit = 86400; break;
-            case 'w': unit = 7 * 86400; break;
-            default: bad();
-        }
-        std::int64_t n = 0;
-        for (std::size_t i = 0; i + 1 < s.size(); ++i) {
-            if (!std::isdigit(static_cast<unsigned char>(s[i]))) bad();
-            n = n * 10 + (s[i] - '0');
-            if (n > 100000000) bad();  // far beyond any sane retention; also prevents overflow
-        }
-        if (n == 0) bad();
-        constexpr std::int64_t hundred_years = 100LL * 366 * 86400;
-        if (n * unit > hundred_years)
-            fail_at(where, path, quote(s) + " is longer than 100 years; use a shorter duration");
-        return std::chrono::seconds(n * unit);
+        auto d = mv::parse_duration(s);
+        if (!d) bad();
+        return *d;
     }
 
     std::string position_prefix(const toml::source_region& where, std::string_view path) const {
@@ -860,6 +855,10 @@ private:
                         a.ca_file.string() +
                             " does not exist or is not a file; fix the path or "
                             "remove the key to use the system trust store");
+            if (const std::string why = pem_certificates_problem(a.ca_file); !why.empty())
+                fail_at(t.get("ca_file")->source(), key("ca_file"),
+                        a.ca_file.string() + " " + why +
+                            "; give a file of PEM certificates (-----BEGIN CERTIFICATE-----)");
         }
         if (auto s = get_string(t, "fingerprint", key("fingerprint"))) {
             std::string hex;

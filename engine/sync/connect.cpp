@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 
 namespace mv::sync {
@@ -56,8 +57,14 @@ bool is_local_network_host(const std::string& host) {
 
 std::unique_ptr<net::connection> connect(const config::account& acct) {
     mv::error err;
+    spdlog::debug("{}connecting ({})", account_prefix(acct),
+                  acct.tls == config::tls_mode::implicit   ? "TLS"
+                  : acct.tls == config::tls_mode::starttls ? "STARTTLS"
+                                                           : "plain");
     auto conn = net::connection::open(endpoint_for(acct), err);
     if (!conn) throw mv::failure(err.code, account_prefix(acct) + err.message);
+    spdlog::debug("{}connected{}", account_prefix(acct),
+                  conn->tls_active() ? ", TLS verified" : "");
     return conn;
 }
 
@@ -112,6 +119,7 @@ imap_session open_imap(const config::account& acct, const std::string& password)
                 break;
         }
         if (e) raise(acct, e, "login");
+        spdlog::debug("{}logged in as {}", account_prefix(acct), acct.user);
         // Servers may send new capabilities with the login OK; ask if they did not.
         if (!c.caps().has("IMAP4REV1") && !c.caps().has("IMAP4REV2"))
             if (auto ce = c.capability()) raise(acct, ce, "CAPABILITY");
@@ -122,6 +130,8 @@ imap_session open_imap(const config::account& acct, const std::string& password)
     if (!want.empty() && c.caps().has("ENABLE"))
         if (auto e = c.enable(want)) raise(acct, e, "ENABLE");
     s.qresync = c.state().is_enabled("QRESYNC");
+    spdlog::debug("{}QRESYNC {}, CONDSTORE {}", account_prefix(acct), s.qresync ? "on" : "off",
+                  c.caps().has("CONDSTORE") ? "offered" : "not offered");
     s.condstore = c.caps().has("CONDSTORE") || s.qresync;
     // COMPRESS=DEFLATE trades server CPU for bytes on the wire: it pays on slow links and costs
     // on fast ones (on loopback it only adds deflate time). `auto` uses it unless the server is

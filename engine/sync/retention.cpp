@@ -6,30 +6,11 @@
 #include "archive/archive.hpp"
 #include "imap/uid_set.hpp"
 #include "mailvault/config.hpp"
+#include "mailvault/units.hpp"
 
 namespace mv::sync {
 
 namespace {
-
-std::optional<std::uint64_t> parse_digits(std::string_view s, std::uint64_t max) {
-    if (s.empty()) return std::nullopt;
-    std::uint64_t n = 0;
-    for (char c : s) {
-        if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-        n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        if (n > max) return std::nullopt;
-    }
-    return n;
-}
-
-std::string format_duration(std::chrono::seconds d) {
-    const auto s = d.count();
-    if (s % (7 * 86400) == 0) return std::to_string(s / (7 * 86400)) + "w";
-    if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
-    if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
-    if (s % 60 == 0) return std::to_string(s / 60) + "m";
-    return std::to_string(s) + "s";
-}
 
 bool has_all_flags(const std::string& canonical, const std::vector<std::string>& wanted) {
     const auto have = archive::split_flags(canonical);
@@ -61,40 +42,6 @@ bool rule_selects(const prune_rule& r, const archived_message& m, std::int64_t n
 
 }  // namespace
 
-std::optional<std::chrono::seconds> parse_retention_duration(std::string_view s) {
-    if (s.size() < 2) return std::nullopt;
-    std::int64_t unit = 0;
-    switch (s.back()) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        case 'w': unit = 7 * 86400; break;
-        default: return std::nullopt;
-    }
-    auto n = parse_digits(s.substr(0, s.size() - 1), 100000000);
-    if (!n || *n == 0) return std::nullopt;
-    const auto total = static_cast<std::int64_t>(*n) * unit;
-    if (total > 100LL * 366 * 86400) return std::nullopt;
-    return std::chrono::seconds(total);
-}
-
-std::optional<std::uint64_t> parse_size(std::string_view s) {
-    if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.remove_suffix(1);
-    if (s.empty()) return std::nullopt;
-    std::uint64_t mult = 1;
-    switch (std::toupper(static_cast<unsigned char>(s.back()))) {
-        case 'K': mult = 1024; break;
-        case 'M': mult = 1024 * 1024; break;
-        case 'G': mult = 1024ull * 1024 * 1024; break;
-        default: break;
-    }
-    if (mult != 1) s.remove_suffix(1);
-    auto n = parse_digits(s, (std::uint64_t{1} << 50) / mult);
-    if (!n) return std::nullopt;
-    return *n * mult;
-}
-
 std::string validate_rule(const prune_rule& r) {
     if (!r.older_than && !r.larger_than && r.flags.empty())
         return "a prune rule needs at least one of older_than, larger_than or flags (a rule "
@@ -120,7 +67,7 @@ std::string describe_rule(const prune_rule& r) {
         for (const auto& p : r.folders) f += (f.empty() ? "" : ",") + p;
         add("folders=" + f);
     }
-    if (r.older_than) add("older_than=" + format_duration(*r.older_than));
+    if (r.older_than) add("older_than=" + mv::format_duration(*r.older_than));
     if (!r.flags.empty()) {
         std::string f;
         for (const auto& p : r.flags) f += (f.empty() ? "" : ",") + p;

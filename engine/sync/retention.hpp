@@ -15,11 +15,7 @@
 
 namespace mv::sync {
 
-// "30d", "12h", "2w", "90m", "3600s" -> seconds; nullopt when malformed, zero or over 100 years.
-std::optional<std::chrono::seconds> parse_retention_duration(std::string_view s);
-// "5M", "200k", "1G", "1048576" (bytes; k/M/G are powers of 1024, case-insensitive, optional
-// trailing "B") -> bytes; nullopt when malformed.
-std::optional<std::uint64_t> parse_size(std::string_view s);
+// Durations and sizes: mailvault/units.hpp (parse_duration, parse_size).
 
 // One prune rule. A message is selected when every criterion given holds; at least one of
 // older_than / larger_than / flags must be given (validate_rule), so a rule never means "all".

@@ -125,9 +125,23 @@ connections = 2
     CHECK(cfg.find("home") == nullptr);
 }
 
+// A self-signed certificate (public part only) for ca_file keys.
+const char* const test_ca_pem = R"(-----BEGIN CERTIFICATE-----
+MIIBjjCCATWgAwIBAgIUbBNowQuuPhaPROLc+rjMPG3yhCQwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRbWFpbHZhdWx0IHRlc3QgQ0EwIBcNMjYxMjAyMDEzNjEyWhgP
+MjEyNjExMDgwMTM2MTJaMBwxGjAYBgNVBAMMEW1haWx2YXVsdCB0ZXN0IENBMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEJYmSHWd4Xc8aIBirpCyo8cH2K6xTODK
+PBZNu/J4QiJVkFh5I7hVw11bm+pbXxBmr3tzpHzDJYMAjyXZ9rcIa6NTMFEwHQYD
+VR0OBBYEFOqmLaHfK5e41FPEaGWorejIgXn4MB8GA1UdIwQYMBaAFOqmLaHfK5e4
+1FPEaGWorejIgXn4MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIg
+firjvmYC6iX3SlnBuK2l8gVADx+c36Dg54XAwoVwI20CIEaw5UnNjElXStCjyFIJ
+AZeg9eV8ynKztpbYCThxJuPY
+-----END CERTIFICATE-----
+)";
+
 TEST_CASE("config: every key set explicitly", "[config]") {
     temp_dir dir;
-    dir.write("ca.pem", "x");
+    dir.write("ca.pem", test_ca_pem);
     dir.write("pw", "secret\n");
     fs::path file = dir.write("config.toml", R"(
 archive = "data/a.sqlite"
@@ -456,7 +470,7 @@ TEST_CASE("config: POP3 deletion policy and durations", "[config]") {
           pop3_delete::after_archive);
 
     for (const char* bad :
-         {"30", "d", "0d", "-3d", "3y", "1.5d", "3 d", "99999999999d", "10000w"}) {
+         {"30", "d", "0d", "-3d", "3yr", "101y", "1.5d", "3 d", "99999999999d", "10000w"}) {
         INFO(bad);
         std::string err = error_of(pop3_with("delete = \"older_than\"\ndelete_older_than = \"" +
                                              std::string(bad) + "\"\n"));
@@ -488,6 +502,23 @@ TEST_CASE("config: ca_file must exist", "[config][errors]") {
     std::string err = error_of(account_with("ca_file = \"/nonexistent/ca.pem\"\n"));
     CHECK(err.find("/etc/mv/test.toml:8:11: account[0].ca_file: /nonexistent/ca.pem does not "
                    "exist") == 0);
+}
+
+TEST_CASE("config: a ca_file without a certificate fails at load, not at the first sync",
+          "[config][errors]") {
+    temp_dir dir;
+    for (const std::string& content :
+         {std::string("root:x:0:0:root:/root:/bin/bash\n"), std::string(),
+          std::string("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")}) {
+        INFO(content);
+        const auto path = dir.write("bad.pem", content);
+        std::string err = error_of(account_with("ca_file = \"" + path.string() + "\"\n"));
+        CHECK(err.find("account[0].ca_file: " + path.string() +
+                       " holds no certificate; give a "
+                       "file of PEM certificates") != std::string::npos);
+    }
+    const auto good = dir.write("good.pem", test_ca_pem);
+    CHECK(error_of(account_with("ca_file = \"" + good.string() + "\"\n")).empty());
 }
 
 TEST_CASE("config: unreadable file", "[config][errors]") {

@@ -51,7 +51,7 @@ TEST_CASE("config: bad [[prune_rule]] tables are one-line errors", "[retention][
     };
     const row rows[] = {
         {"name = \"x\"\n", "prune_rule[0]: a prune rule needs at least one of"},
-        {"older_than = \"1y\"\n", "prune_rule[0].older_than: \"1y\" is not a duration"},
+        {"older_than = \"1yr\"\n", "prune_rule[0].older_than: \"1yr\" is not a duration"},
         {"older_than = \"1d\"\naccount = \"nobody\"\n", "prune_rule[0].account: no [[account]]"},
         {"older_than = \"1d\"\naccount = \"old\"\n", "is POP3"},
         {"larger_than = \"lots\"\n", "prune_rule[0].larger_than: is not a size"},

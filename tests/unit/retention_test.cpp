@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "archive/hash.hpp"
+#include "mailvault/units.hpp"
 #include "sync/retention.hpp"
 
 using namespace mv::sync;
@@ -40,16 +41,35 @@ TEST_CASE("retention: durations", "[retention]") {
         {"2w", 14 * 86400},       {"90m", 5400},
         {"3600s", 3600},          {"0d", std::nullopt},
         {"d", std::nullopt},      {"30", std::nullopt},
-        {"30y", std::nullopt},    {"-3d", std::nullopt},
+        {"1y", 366 * 86400},      {"7y", 7 * 366 * 86400},
+        {"6mo", 6 * 31 * 86400},  {"100y", 100LL * 366 * 86400},
+        {"101y", std::nullopt},   {"y", std::nullopt},
+        {"mo", std::nullopt},     {"1month", std::nullopt},
+        {"1Y", std::nullopt},     {"-3d", std::nullopt},
         {"3.5d", std::nullopt},   {"", std::nullopt},
         {"40000w", std::nullopt},  // more than 100 years
     };
     for (const auto& r : rows) {
         INFO(r.in);
-        auto d = parse_retention_duration(r.in);
+        auto d = mv::parse_duration(r.in);
         REQUIRE(d.has_value() == r.secs.has_value());
         if (d) CHECK(d->count() == *r.secs);
     }
+}
+
+TEST_CASE("units: durations and sizes print back in the largest exact unit", "[retention]") {
+    CHECK(mv::format_duration(seconds(7 * 366 * 86400)) == "7y");
+    CHECK(mv::format_duration(seconds(31 * 86400)) == "1mo");
+    CHECK(mv::format_duration(seconds(14 * 86400)) == "2w");
+    CHECK(mv::format_duration(seconds(5400)) == "90m");
+    CHECK(mv::format_duration(seconds(61)) == "61s");
+    for (const char* d : {"7y", "6mo", "2w", "30d", "12h", "90m", "45s"})
+        CHECK(mv::format_duration(*mv::parse_duration(d)) == d);
+    CHECK(mv::format_size(0) == "0 B");
+    CHECK(mv::format_size(1023) == "1023 B");
+    CHECK(mv::format_size(1536) == "1.5 KiB");
+    CHECK(mv::format_size(700ull << 20) == "700 MiB");
+    CHECK(mv::format_size(3ull << 40) == "3.0 TiB");
 }
 
 TEST_CASE("retention: sizes", "[retention]") {
@@ -69,10 +89,12 @@ TEST_CASE("retention: sizes", "[retention]") {
         {"5X", std::nullopt},
         {"-5M", std::nullopt},
         {"99999999999G", std::nullopt},
+        {"2T", 2ull << 40},
+        {"10m", 10u << 20},
     };
     for (const auto& r : rows) {
         INFO(r.in);
-        auto b = parse_size(r.in);
+        auto b = mv::parse_size(r.in);
         REQUIRE(b.has_value() == r.bytes.has_value());
         if (b) CHECK(*b == *r.bytes);
     }
