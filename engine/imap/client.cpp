@@ -215,9 +215,9 @@ mv::error client::list(const list_request& req, std::vector<list_entry>& out) {
     bool ext = s_.caps.has("LIST-EXTENDED") || s_.caps.has("LIST-STATUS");
     if (req.special_use && s_.caps.has("SPECIAL-USE") && ext) ret.push_back("SPECIAL-USE");
     if (req.status && s_.caps.has("LIST-STATUS"))
-        ret.push_back(s_.caps.has("CONDSTORE")
-                          ? "STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
-                          : "STATUS (MESSAGES UIDNEXT UIDVALIDITY)");
+        ret.push_back(std::string("STATUS (MESSAGES UIDNEXT UIDVALIDITY") +
+                      (s_.caps.has("CONDSTORE") ? " HIGHESTMODSEQ" : "") +
+                      (req.unseen ? " UNSEEN" : "") + ")");
     if (!ret.empty()) b.arg("RETURN").arg(flag_list(ret));
     command_op op(s_, {make("LIST", b, tag)});
     std::map<std::string, status_info> statuses;

@@ -27,6 +27,7 @@ struct list_request {
     std::string pattern = "*";
     bool special_use = true;  // RETURN (SPECIAL-USE) when offered
     bool status = true;       // RETURN (STATUS (...)) when LIST-STATUS offered
+    bool unseen = false;      // ... with UNSEEN among the items (for listings shown to people)
 };
 
 struct select_request {

@@ -193,3 +193,31 @@ TEST_CASE("logging: log_level is honoured, -v and --log-file add detail, no pass
     CHECK(bad.status == 2);
     CHECK(bad.errors.find("--log-level 'loud' is not a level") != std::string::npos);
 }
+
+TEST_CASE("folders: every server folder with its counts and whether sync takes it",
+          "[integration][cli][folders]") {
+    imap_and_pop3 t;
+    t.env->write_config(
+        {{"alice", "alice", "alice-pw", "imap", "starttls", "folders = [\"INBOX\"]\n"},
+         {"carol", "carol", "carol-pw", "pop3", "starttls", ""}});
+    auto r = t.env->cli({"folders", "--json"});
+    REQUIRE(r.status == 0);
+    const auto j = nlohmann::json::parse(r.output);
+    const auto& inbox = find(j, "alice", "INBOX");
+    CHECK(inbox.at("messages") == corpus_messages("mikel-mail/emails/plain_emails").size());
+    CHECK(inbox.at("unseen").is_number());
+    CHECK(inbox.at("synced") == true);
+    const auto& viet = find(j, "alice", "Hộp thư/Đã gửi");
+    CHECK(viet.at("messages") == corpus_messages("mikel-mail/emails/rfc2822").size());
+    CHECK(viet.at("synced") == false);                          // not under folders = ["INBOX"]
+    for (const auto& x : j) CHECK(x.at("account") == "alice");  // default: IMAP accounts
+    auto both = t.env->cli({"folders", "--json", "--account", "carol", "--account", "alice"});
+    REQUIRE(both.status == 0);
+    CHECK(find(nlohmann::json::parse(both.output), "carol").at("pop3") == true);
+    // Nothing was written: no archive.
+    CHECK_FALSE(std::filesystem::exists(t.env->archive_path()));
+    auto table = t.env->cli({"folders", "--account", "alice"});
+    REQUIRE(table.status == 0);
+    CHECK(table.output.find("Hộp thư/Đã gửi") != std::string::npos);
+    CHECK(table.output.find("carol") == std::string::npos);
+}
