@@ -1,5 +1,9 @@
 // `mailvault sync`: mirror every configured account (or --account A) into the archive.
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +15,7 @@
 #include "cli.hpp"
 #include "common.hpp"
 #include "log.hpp"
+#include "mailvault/stop.hpp"
 #include "sync/sync.hpp"
 
 namespace mv::cli {
@@ -29,6 +34,47 @@ std::string human_bytes(double b) {
 }
 
 // A one-line progress display on a TTY, redrawn twice a second.
+// Ctrl-C and SIGTERM during a sync: the first one stops the run (mailvault/stop.hpp): open
+// connections are cancelled, the batch in flight commits or rolls back like after a lost
+// connection, no new folder starts, and sync exits 130 saying what was kept. A second one ends
+// the process at once (the archive is crash-safe: the next run resumes from the last commit).
+// Flow: constructed before any worker thread (they inherit the blocked signals), a thread waits
+// for them with sigtimedwait; destroyed after the workers joined.
+class interrupt_watch {
+public:
+    interrupt_watch() {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set_, &old_);
+        t_ = std::thread([this] {
+            const timespec tick{0, 100 * 1000 * 1000};
+            while (!done_) {
+                const int sig = sigtimedwait(&set_, nullptr, &tick);
+                if (sig <= 0) continue;
+                if (stop_requested()) _exit(128 + sig);
+                signal_ = sig;
+                std::fprintf(stderr,
+                             "\r\033[Kmailvault: interrupted; keeping what is committed (again "
+                             "to quit at once)\n");
+                request_stop();
+            }
+        });
+    }
+    ~interrupt_watch() {
+        done_ = true;
+        t_.join();
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    int signal() const { return signal_; }
+
+private:
+    sigset_t set_{}, old_{};
+    std::atomic<bool> done_{false};
+    std::atomic<int> signal_{0};
+    std::thread t_;
+};
+
 class progress_line {
 public:
     explicit progress_line(sync::progress_counters& c) : c_(c) {
@@ -165,6 +211,8 @@ int run_sync(const std::vector<std::string>& args) {
         opts.batch_messages = std::max<std::size_t>(1, vm["batch-messages"].as<std::size_t>());
     if (vm.count("folder")) opts.only_folders = vm["folder"].as<std::vector<std::string>>();
     const bool tty = stderr_is_tty() && !quiet && !json;
+    std::optional<interrupt_watch> interrupts;
+    if (!dry) interrupts.emplace();
     if (!quiet) opts.log = [](const std::string& line) { spdlog::info("{}", line); };
 
     const auto dict_before = arch->current_dictionary();
@@ -291,8 +339,23 @@ int run_sync(const std::vector<std::string>& args) {
             }
         }
     }
+    const bool interrupted = stop_requested();
+    if (interrupted) {
+        std::int64_t kept = 0, bytes = 0;
+        for (const auto& r : reports)
+            for (const auto& f : r.folders) {
+                kept += f.new_messages;
+                bytes += f.bytes_fetched;
+            }
+        std::fprintf(stderr,
+                     "mailvault: interrupted: %lld new messages (%s) were committed and stay "
+                     "archived; run `mailvault sync` again to continue where it stopped\n",
+                     static_cast<long long>(kept), human_bytes(static_cast<double>(bytes)).c_str());
+        code = 128 + (interrupts && interrupts->signal() ? interrupts->signal() : SIGINT);
+    }
     if (json) {
         nlohmann::json out = {{"dry_run", dry}, {"accounts", nlohmann::json::array()}};
+        out["interrupted"] = interrupted;
         for (const auto& r : reports) out["accounts"].push_back(to_json(r));
         out["archive_lock_wait_seconds"] = lock_wait;
         out["archive_lock_held_seconds"] = shared.mu.held_seconds();

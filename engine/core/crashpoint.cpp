@@ -1,6 +1,7 @@
 #include "mailvault/crashpoint.hpp"
 
 #if defined(MAILVAULT_CRASH_POINTS)
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +22,14 @@ long crash_at() {
     }();
     return at;
 }
+
+long signal_at() {
+    static const long at = [] {
+        const char* v = std::getenv("MAILVAULT_SIGNAL_AT");
+        return v ? std::atol(v) : 0L;
+    }();
+    return at;
+}
 }  // namespace
 
 void crash_point(const char* name) noexcept {
@@ -32,6 +41,7 @@ void crash_point(const char* name) noexcept {
             std::fclose(f);
         }
     }
+    if (signal_at() > 0 && n == signal_at()) ::kill(::getpid(), SIGINT);  // as if Ctrl-C here
     if (crash_at() > 0 && n == crash_at()) {
         std::fprintf(stderr, "mailvault: crash point %ld (%s)\n", n, name);
         std::fflush(stderr);

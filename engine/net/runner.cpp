@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "mailvault/net.hpp"
+#include "mailvault/stop.hpp"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -87,6 +88,7 @@ struct connection::impl {
     mv::error dead;  // set once the connection is unusable
     io_counters counters;
     std::atomic<bool> cancelled{false};
+    int stop_id = 0;  // mailvault/stop.hpp: a stop request cancels this connection
 
     std::vector<char> rbuf = std::vector<char>(256 * 1024);
     std::vector<char> zbuf = std::vector<char>(256 * 1024);  // inflated bytes
@@ -332,9 +334,12 @@ struct connection::impl {
     }
 };
 
-connection::connection(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+connection::connection(std::unique_ptr<impl> p) : p_(std::move(p)) {
+    p_->stop_id = add_stop_callback([this] { cancel(); });
+}
 
 connection::~connection() {
+    if (p_) remove_stop_callback(p_->stop_id);
     if (p_ && p_->tls && !p_->dead) {
         // Best effort close_notify, bounded by a short timeout; never throws.
         p_->ep.timeout = std::chrono::milliseconds(200);
@@ -349,6 +354,10 @@ connection::~connection() {
 }
 
 std::unique_ptr<connection> connection::open(const endpoint& ep, mv::error& err) {
+    if (stop_requested()) {
+        err = mv::error(errc::cancelled, "stopped before connecting to " + ep.host);
+        return nullptr;
+    }
     auto p = std::make_unique<impl>();
     p->ep = ep;
     if (ep.tls != tls_mode::plain) {

@@ -15,6 +15,7 @@
 #include "imap/writer.hpp"
 #include "mailvault/crashpoint.hpp"
 #include "mailvault/failure_policy.hpp"
+#include "mailvault/stop.hpp"
 #include "sync/connect.hpp"
 #include "sync/fetch_tracker.hpp"
 #include "sync/planner.hpp"
@@ -548,6 +549,12 @@ void account_sync::worker(imap_session* first) {
         {
             std::lock_guard lk(queue_mu_);
             if (queue_.empty() || fatal_) break;
+            if (stop_requested()) {
+                // Ctrl-C: no new folder; the ones not started stay for the next run.
+                fatal_ = mv::error(errc::cancelled,
+                                   "interrupted before folder '" + queue_.front().first.name + "'");
+                break;
+            }
             job = queue_.front();
             queue_.pop_front();
         }
@@ -576,7 +583,7 @@ void account_sync::worker(imap_session* first) {
                 if (s == first) first = nullptr;
                 own.reset();
                 s = nullptr;
-                if (d.reconnect && reconnects < opts_.max_reconnects) {
+                if (d.reconnect && reconnects < opts_.max_reconnects && !stop_requested()) {
                     ++reconnects;
                     {
                         std::lock_guard lk(report_mu_);

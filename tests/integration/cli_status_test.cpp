@@ -221,3 +221,43 @@ TEST_CASE("folders: every server folder with its counts and whether sync takes i
     CHECK(table.output.find("Hộp thư/Đã gửi") != std::string::npos);
     CHECK(table.output.find("carol") == std::string::npos);
 }
+
+TEST_CASE("sync: Ctrl-C keeps what is committed, exits 130, and the next run completes",
+          "[integration][cli][interrupt]") {
+    temp_dir seed{"mailvault-seed"};
+    constexpr int total = 400;
+    for (int i = 1; i <= total; ++i)
+        write_file(seed.path() / ("m" + std::to_string(i) + ".eml"),
+                   "From: a@example.org\r\nTo: b@example.org\r\nSubject: message " +
+                       std::to_string(i) + "\r\nMessage-ID: <" + std::to_string(i) +
+                       "@interrupt.test>\r\n\r\nbody " + std::to_string(i) + "\r\n");
+    testbed_options o;
+    o.users = {{"alice", "alice-pw", seed.path().string()}};
+    testbed tb(o);
+    sync_env env(tb, MV_CLI_PATH);
+    env.write_config({{"alice", "alice", "alice-pw", "imap", "starttls", "connections = 1\n"}});
+    // SIGINT at the third durable step (a batch commit of 25 messages): as if Ctrl-C there.
+    auto r =
+        run_command({MV_CLI_PATH, "sync", "--config", env.config_path(), "--batch-messages", "25"},
+                    "", {{"MAILVAULT_SIGNAL_AT", "3"}});
+    CHECK(r.status == 130);
+    CHECK(r.errors.find("interrupted: ") != std::string::npos);
+    CHECK(r.errors.find("run `mailvault sync` again") != std::string::npos);
+    std::size_t kept = 0;
+    {
+        auto a = env.open_archive();
+        a->for_each_located_entry({}, [&](const mv::archive::located_entry& e) {
+            std::string bytes;
+            CHECK_FALSE(a->read_content(e.entry.content, bytes));
+            ++kept;
+        });
+        CHECK(a->verify().ok());
+    }
+    CHECK(kept >= 25);
+    CHECK(kept < static_cast<std::size_t>(total));
+    // The next run fetches the rest and no message twice.
+    auto s = env.sync();
+    CHECK(folder_report(s, "alice", "INBOX").at("new_messages").get<std::size_t>() == total - kept);
+    auto a = env.open_archive();
+    CHECK(check_mirror(*a, tb, "alice", "alice", "INBOX") == total);
+}

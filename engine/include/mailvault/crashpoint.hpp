@@ -6,7 +6,9 @@
 // to stderr and end the process at once with _exit(crash_exit_code), like a kill -9: no
 // destructors, no flush, no rollback. Tests walk N = 1, 2, 3 ... until a run completes, and after
 // each crash rerun and check the invariants. MAILVAULT_CRASH_LOG=FILE appends one line per step
-// ("N name") so a test can see which steps a run passes. In other builds it does nothing.
+// ("N name") so a test can see which steps a run passes. MAILVAULT_SIGNAL_AT=N sends the process
+// a SIGINT at the Nth call instead (Ctrl-C at a known step) and goes on. In other builds it does
+// nothing.
 #pragma once
 
 namespace mv {
