@@ -171,7 +171,8 @@ TEST_CASE("archive and exports are private under umask 022, exposed archives are
           "[integration][permissions]") {
     umask_guard g(022);
     temp_dir t;
-    // `sync` creates the archive (and its directory) before it connects anywhere.
+    // `sync` creates the archive (and its directory) before it connects anywhere; a first run
+    // that fails everywhere removes the empty archive again but keeps the private directories.
     const auto db = t.path() / "data" / "mailvault" / "archive.sqlite";
     write_file(t.path() / "pw", "x\n");
     ::chmod((t.path() / "pw").c_str(), 0600);
@@ -182,10 +183,12 @@ TEST_CASE("archive and exports are private under umask 022, exposed archives are
                                         (t.path() / "pw").string() + "\"\ntimeout_seconds = 2\n");
     auto r = run_command({MV_CLI_PATH, "sync", "--config", (t.path() / "c.toml").string()});
     CHECK(r.status == 5);  // nothing listens on port 1
-    REQUIRE(fs::exists(db));
-    CHECK(mode_of(db) == 0600);
+    CHECK_FALSE(fs::exists(db));
+    REQUIRE(fs::exists(db.parent_path()));
     CHECK(mode_of(db.parent_path()) == 0700);
     CHECK(mode_of(db.parent_path().parent_path()) == 0700);
+    fill(db, 3);  // an archive created in that directory is private too
+    CHECK(mode_of(db) == 0600);
     fill(t.path() / "filled.mvault", 3);
     CHECK(mode_of(t.path() / "filled.mvault") == 0600);
 
