@@ -5,7 +5,8 @@
 //   mailvault_bench_reindex ARCHIVE [--copy-dir DIR]
 //
 // ARCHIVE is never modified: it is copied (checkpointed first) to DIR (default /tmp), where the
-// index is dropped (header_index, message_fts emptied, contents.indexed = 0) before each pass.
+// index is dropped (docs/archive-format.md "Search index": the index-only tables told
+// 'delete-all', search_text and header_index emptied, contents.indexed = 0) before each pass.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -26,7 +27,9 @@ void reset_copy(const fs::path& src, const fs::path& dst) {
         fs::copy_file(src.string() + "-wal", dst.string() + "-wal");
     const std::string sql =
         "sqlite3 '" + dst.string() +
-        "' \"DELETE FROM message_fts; DELETE FROM header_index; UPDATE contents SET indexed = 0; "
+        "' \"INSERT INTO search_exact (search_exact) VALUES ('delete-all'); INSERT INTO search_tri "
+        "(search_tri) VALUES ('delete-all'); DELETE FROM search_text; DELETE FROM header_index; "
+        "UPDATE contents SET indexed = 0; "
         "PRAGMA wal_checkpoint(TRUNCATE);\" >/dev/null";
     if (std::system(sql.c_str()) != 0) std::fprintf(stderr, "reindex: reset failed\n");
 }

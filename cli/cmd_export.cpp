@@ -7,6 +7,7 @@
 #include "archive/export.hpp"
 #include "cli.hpp"
 #include "common.hpp"
+#include "search/query.hpp"
 
 namespace po = boost::program_options;
 
@@ -15,13 +16,15 @@ namespace {
 int run_export(const std::vector<std::string>& args) {
     po::options_description desc(
         "mailvault export --archive PATH --format maildir|mbox|eml --out DIR [--account A] "
-        "[--folder F]");
+        "[--folder F] [--query Q]");
     desc.add_options()("help,h", "show this help")(
         "format", po::value<std::string>()->default_value("maildir"), "maildir, mbox or eml")(
         "out", po::value<std::string>(), "output directory")("account", po::value<std::string>(),
                                                              "only this account")(
         "folder", po::value<std::string>(), "only this folder")(
-        "exclude-expunged", "skip messages gone from the server");
+        "query", po::value<std::string>(),
+        "only messages matching this search query (the language of `mailvault search`, "
+        "docs/search.md)")("exclude-expunged", "skip messages gone from the server");
     mv::cli::add_archive_options(desc);
     auto vm = mv::cli::parse(args, desc);
     if (vm.count("help")) {
@@ -44,12 +47,19 @@ int run_export(const std::vector<std::string>& args) {
     if (vm.count("folder")) eo.filter.mailbox = vm["folder"].as<std::string>();
     eo.filter.include_expunged = !vm.count("exclude-expunged");
 
-    auto ap = mv::cli::open_archive(mv::cli::archive_path(vm), false, true);
+    std::string query;
+    if (vm.count("query")) {
+        query = vm["query"].as<std::string>();
+        (void)mv::search::parse(query);  // a bad query fails before the archive is opened
+    }
+    // --query reads the search index: index what sync left pending (when the file is writable).
+    auto ap = query.empty() ? mv::cli::open_archive(mv::cli::archive_path(vm), false, true)
+                            : mv::cli::open_indexed(mv::cli::archive_path(vm));
     auto& a = *ap;
     // A file size limit (ulimit -f) must fail the write (EFBIG), reported like a full disk,
     // instead of killing the process half-way with SIGXFSZ.
     std::signal(SIGXFSZ, SIG_IGN);
-    auto st = mv::archive::export_entries(a, eo);
+    auto st = mv::archive::export_entries(a, eo, query);
     for (const auto& e : st.errors) std::cerr << "mailvault: " << e << "\n";
     if (st.failure) {
         std::cerr << "mailvault: " << st.failure.message << "\n";

@@ -464,7 +464,10 @@ public:
     purge_stats purge_entries(std::span<const std::int64_t> entry_ids);
 
     // Search and statistics.
-    std::vector<search_hit> search(std::string_view fts_query, std::size_t limit = 50);
+    // The query language of archive/searcher.hpp (docs/search.md), newest first, at most one
+    // hit per content (search_hit::location names one entry holding it). A bad query is
+    // errc::usage.
+    std::vector<search_hit> search(std::string_view query, std::size_t limit = 50);
     std::vector<mailbox_stats> stats();  // every mailbox, also those with no entries
     archive_totals totals();
 
@@ -478,7 +481,9 @@ private:
     friend class transaction;
     friend class content_writer;
     friend class preparer;
-    friend class ledger;  // archive/ledger.hpp (restore ledger)
+    friend class ledger;    // archive/ledger.hpp (restore ledger)
+    friend class searcher;  // archive/searcher.hpp (query language)
+    friend class browser;   // archive/browser.hpp (read-only views for the web viewer)
     std::unique_ptr<impl> d_;
 };
 

@@ -18,6 +18,7 @@
 #include "archive/hash.hpp"
 #include "archive/prepared.hpp"
 #include "mime/message_index.hpp"
+#include "search/query.hpp"
 
 namespace mv::archive {
 
@@ -92,11 +93,46 @@ put_result archive::impl::put(std::string_view raw) {
 void archive::impl::index(std::int64_t content_id, std::string_view raw) {
     mime::message_index mi = mime::parse(raw, opts.index_limits);
     sha256 hh = header_hash(raw);
+    std::string names;  // attachment file names, one per line
+    for (const auto& n : mi.attachments)
+        if (!n.empty()) names += (names.empty() ? "" : "\n") + n;
+    // Search index (schema 0011, docs/search.md): search_text holds the text; search_exact and
+    // search_tri index the same row only when it has characters a query for them could match
+    // (header_index.search_tables says which), and are told the old text before it goes.
+    unsigned tables = 0;
+    if (mi.parsed)
+        for (const std::string* t : {&mi.from, &mi.to, &mi.cc, &mi.bcc, &mi.subject, &mi.text, &names})
+            tables |= search::index_needs(*t);
     {
+        auto old = stmt("SELECT search_tables FROM header_index WHERE content_id = ?");
+        old->bind(1, content_id);
+        const std::int64_t was = old->step() ? old->int64(0) : 0;
+        old->reset();
+        const char* del_exact =
+            "INSERT INTO search_exact (search_exact, rowid, from_addr, to_addr, cc_addr, bcc_addr, "
+            "subject, body, attachments) SELECT 'delete', rowid, from_addr, to_addr, cc_addr, "
+            "bcc_addr, subject, body, attachments FROM search_text WHERE rowid = ?";
+        const char* del_tri =
+            "INSERT INTO search_tri (search_tri, rowid, from_addr, to_addr, cc_addr, bcc_addr, "
+            "subject, body, attachments) SELECT 'delete', rowid, from_addr, to_addr, cc_addr, "
+            "bcc_addr, subject, body, attachments FROM search_text WHERE rowid = ?";
+        for (const char* q : {(was & search::needs_exact) ? del_exact : nullptr,
+                              (was & search::needs_trigram) ? del_tri : nullptr,
+                              "DELETE FROM search_text WHERE rowid = ?"}) {
+            if (!q) continue;
+            auto del = stmt(q);
+            del->bind(1, content_id);
+            del->run();
+        }
+    }
+    {
+        // sort_date (schema 0011): Date:, else the earliest INTERNALDATE, else archive time.
         auto s = stmt(
             "INSERT OR REPLACE INTO header_index (content_id, parse_status, message_id, "
             "in_reply_to, refs, from_addr, to_addr, cc_addr, subject, date_epoch, date_raw, "
-            "header_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+            "header_hash, attachment_count, search_tables, sort_date) VALUES (?1,?2,?3,?4,?5,?6,"
+            "?7,?8,?9,?10,?11,?12,?13,?14,coalesce(?10,(SELECT min(internaldate) FROM entries "
+            "WHERE content_id = ?1),(SELECT created_at FROM contents WHERE id = ?1)))");
         s->bind(1, content_id).bind(2, mi.parsed ? "ok" : "failed");
         auto opt = [&](int i, const std::string& v) {
             if (v.empty())
@@ -114,23 +150,34 @@ void archive::impl::index(std::int64_t content_id, std::string_view raw) {
         s->bind(10, mi.date_epoch);
         opt(11, mi.date_raw);
         s->bind_blob(12, hh.view());
+        s->bind(13, static_cast<std::int64_t>(mi.attachments.size()));
+        s->bind(14, static_cast<std::int64_t>(tables));
         s->run();
-    }
-    {
-        auto del = stmt("DELETE FROM message_fts WHERE rowid = ?");
-        del->bind(1, content_id);
-        del->run();
     }
     if (mi.parsed) {
-        auto s = stmt("INSERT INTO message_fts (rowid, subject, addresses, body) VALUES (?,?,?,?)");
-        std::string addrs = mi.from;
-        for (const auto* a : {&mi.to, &mi.cc})
-            if (!a->empty()) addrs += (addrs.empty() ? "" : ", ") + *a;
-        s->bind(1, content_id)
-            .bind(2, std::string_view(mi.subject))
-            .bind(3, std::string_view(addrs))
-            .bind(4, std::string_view(mi.text));
-        s->run();
+        for (const char* q :
+             {"INSERT INTO search_text (rowid, from_addr, to_addr, cc_addr, bcc_addr, subject, "
+              "body, attachments) VALUES (?,?,?,?,?,?,?,?)",
+              (tables & search::needs_exact)
+                  ? "INSERT INTO search_exact (rowid, from_addr, to_addr, cc_addr, bcc_addr, "
+                    "subject, body, attachments) VALUES (?,?,?,?,?,?,?,?)"
+                  : nullptr,
+              (tables & search::needs_trigram)
+                  ? "INSERT INTO search_tri (rowid, from_addr, to_addr, cc_addr, bcc_addr, "
+                    "subject, body, attachments) VALUES (?,?,?,?,?,?,?,?)"
+                  : nullptr}) {
+            if (!q) continue;
+            auto s = stmt(q);
+            s->bind(1, content_id)
+                .bind(2, std::string_view(mi.from))
+                .bind(3, std::string_view(mi.to))
+                .bind(4, std::string_view(mi.cc))
+                .bind(5, std::string_view(mi.bcc))
+                .bind(6, std::string_view(mi.subject))
+                .bind(7, std::string_view(mi.text))
+                .bind(8, std::string_view(names));
+            s->run();
+        }
     }
     auto u = stmt("UPDATE contents SET indexed = 1 WHERE id = ?");
     u->bind(1, content_id);

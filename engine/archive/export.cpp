@@ -9,7 +9,11 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
+#include <unordered_set>
+
+#include "archive/searcher.hpp"
 
 namespace fs = std::filesystem;
 
@@ -313,8 +317,30 @@ struct stop_export {};
 }  // namespace
 
 export_stats export_entries(archive& a, const export_options& o) {
+    return export_entries(a, o, std::string());
+}
+
+export_stats export_entries(archive& a, const export_options& o, const std::string& query) {
     export_stats st;
-    st.selected = a.count_located_entries(o.filter);
+    // --query: the matching entry ids first (ids only, no text), then the usual folder-ordered
+    // walk skips the others.
+    std::optional<std::unordered_set<std::int64_t>> chosen;
+    if (!query.empty()) {
+        chosen.emplace();
+        search_request r;
+        r.query = query;
+        r.snippets = false;
+        searcher(a).each(r, [&](const entry_hit& h) {
+            chosen->insert(h.entry_id);
+            return true;
+        });
+        st.selected = 0;
+        a.for_each_located_entry(o.filter, [&](const located_entry& le) {
+            if (chosen->count(le.entry.id)) ++st.selected;
+        });
+    } else {
+        st.selected = a.count_located_entries(o.filter);
+    }
     path_claims claims(o.out);
     out_file mbox;
     std::string folder_key;  // account + '\0' + mailbox of the folder being exported
@@ -333,6 +359,7 @@ export_stats export_entries(archive& a, const export_options& o) {
     }
     try {
         a.for_each_located_entry(o.filter, [&](const located_entry& le) {
+            if (chosen && !chosen->count(le.entry.id)) return;
             const auto& e = le.entry;
             std::string key = le.account + std::string(1, '\0') + le.mailbox;
             if (key != folder_key) {

@@ -35,6 +35,10 @@ struct export_stats {
 // Files are created 0600 and directories 0700 whatever the umask (mail is private). Output
 // names are unique within one export: names that would collide get a "~2", "~3" ... suffix.
 export_stats export_entries(archive& a, const export_options& o);
+// Only the entries `query` matches (the language of `mailvault search`, docs/search.md) among
+// those the filter selects; an empty query selects all. A bad query is errc::usage, thrown
+// before anything is written. Needs the search index (cli::open_indexed).
+export_stats export_entries(archive& a, const export_options& o, const std::string& query);
 
 // "\Seen \Answered $x" -> "RS" (Maildir info letters, ASCII order: D F P R S T).
 std::string maildir_flags(std::string_view canonical);

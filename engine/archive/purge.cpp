@@ -82,8 +82,21 @@ purge_stats archive::purge_entries(std::span<const std::int64_t> entry_ids) {
         st.stored_bytes += detail::drop_parts_of(*d_, cid);
         for (const char* q :
              {"DELETE FROM chunks WHERE content_id = ?",
-              "DELETE FROM header_index WHERE content_id = ?",
-              "DELETE FROM message_fts WHERE rowid = ?", "DELETE FROM contents WHERE id = ?"}) {
+              // Search index (schema 0011): the index-only tables first, while search_text
+              // still holds the text they need, and only those that hold the row
+              // (header_index.search_tables: 1 exact, 2 trigram); header_index after them.
+              "INSERT INTO search_exact (search_exact, rowid, from_addr, to_addr, cc_addr, "
+              "bcc_addr, subject, body, attachments) SELECT 'delete', rowid, from_addr, "
+              "to_addr, cc_addr, bcc_addr, subject, body, attachments FROM search_text WHERE "
+              "rowid = ?1 AND EXISTS (SELECT 1 FROM header_index WHERE content_id = ?1 AND "
+              "search_tables & 1)",
+              "INSERT INTO search_tri (search_tri, rowid, from_addr, to_addr, cc_addr, "
+              "bcc_addr, subject, body, attachments) SELECT 'delete', rowid, from_addr, "
+              "to_addr, cc_addr, bcc_addr, subject, body, attachments FROM search_text WHERE "
+              "rowid = ?1 AND EXISTS (SELECT 1 FROM header_index WHERE content_id = ?1 AND "
+              "search_tables & 2)",
+              "DELETE FROM search_text WHERE rowid = ?",
+              "DELETE FROM header_index WHERE content_id = ?", "DELETE FROM contents WHERE id = ?"}) {
             auto s = d_->stmt(q);
             s->bind(1, cid);
             s->run();

@@ -1,40 +1,35 @@
-// Full-text search (FTS5 over subject, addresses and body text) and the archive's statistics:
+// archive::search (a shortcut over archive/searcher.hpp) and the archive's statistics:
 // per-mailbox counts and sizes (stats) and whole-archive totals (totals).
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "archive/archive.hpp"
 #include "archive/archive_impl.hpp"
+#include "archive/searcher.hpp"
 
 namespace mv::archive {
 
-std::vector<search_hit> archive::search(std::string_view q, std::size_t limit) {
+std::vector<search_hit> archive::search(std::string_view query, std::size_t limit) {
     std::vector<search_hit> out;
-    try {
-        auto s = d_->db.prepare(
-            "SELECT c.sha256, h.date_epoch, h.from_addr, h.subject, (SELECT a.name || '/' || "
-            "m.name FROM entries e JOIN mailboxes m ON m.id = e.mailbox_id JOIN accounts a ON "
-            "a.id = m.account_id WHERE e.content_id = c.id ORDER BY e.id LIMIT 1) FROM message_fts "
-            "f JOIN contents c ON c.id = f.rowid LEFT JOIN header_index h ON h.content_id = c.id "
-            "WHERE message_fts MATCH ? ORDER BY f.rank LIMIT ?");
-        s.bind(1, q).bind(2, static_cast<std::int64_t>(limit));
-        while (s.step()) {
-            search_hit h;
-            h.content = blob_hash(s.blob(0));
-            h.date_epoch = s.opt_int64(1);
-            h.from = s.text(2);
-            h.subject = s.text(3);
-            h.location = s.text(4);
-            out.push_back(std::move(h));
-        }
-    } catch (const mv::failure& f) {
-        if (f.err.code == errc::archive && f.err.message.find("fts5") != std::string::npos)
-            throw mv::failure(errc::usage, "bad search query: " + f.err.message);
-        throw;
-    }
+    std::set<sha256> seen;
+    search_request r;
+    r.query = std::string(query);
+    r.snippets = false;
+    searcher(*this).each(r, [&](const entry_hit& e) {
+        if (!seen.insert(e.content).second) return true;
+        search_hit h;
+        h.content = e.content;
+        h.date_epoch = e.date_epoch;
+        h.from = e.from;
+        h.subject = e.subject;
+        h.location = e.account + "/" + e.folder;
+        out.push_back(std::move(h));
+        return out.size() < limit;
+    });
     return out;
 }
 

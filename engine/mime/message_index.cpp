@@ -163,6 +163,7 @@ struct text_collector {
     std::string plain;
     std::string html;
     bool truncated = false;
+    std::vector<std::string> attachments;
 
     void append(std::string& dst, std::string_view s) {
         if (dst.size() >= limits.max_text) {
@@ -191,9 +192,15 @@ struct text_collector {
             if (inner) walk(g_mime_message_get_mime_part(inner), depth + 1);
             return;
         }
-        if (!GMIME_IS_TEXT_PART(obj)) return;
         GMimeContentDisposition* disp = g_mime_object_get_content_disposition(obj);
-        if (disp && g_mime_content_disposition_is_attachment(disp)) return;
+        const bool attached = disp && g_mime_content_disposition_is_attachment(disp);
+        if (GMIME_IS_PART(obj)) {
+            const char* name = g_mime_part_get_filename(GMIME_PART(obj));
+            if (attached || (name && *name) || !GMIME_IS_TEXT_PART(obj))
+                if (attachments.size() < 1000)
+                    attachments.push_back(name ? make_valid_utf8(name) : std::string());
+        }
+        if (!GMIME_IS_TEXT_PART(obj) || attached) return;
         GMimeContentType* ct = g_mime_object_get_content_type(obj);
         bool is_plain = !ct || g_mime_content_type_is_type(ct, "text", "plain");
         bool is_html = ct && g_mime_content_type_is_type(ct, "text", "html");
@@ -256,14 +263,16 @@ message_index parse(std::string_view raw, const index_limits& limits) {
     out.from = addresses(g_mime_message_get_from(msg));
     out.to = addresses(g_mime_message_get_to(msg));
     out.cc = addresses(g_mime_message_get_cc(msg));
+    out.bcc = addresses(g_mime_message_get_bcc(msg));
     if (const char* s = g_mime_message_get_subject(msg)) out.subject = make_valid_utf8(s);
     out.date_raw = header(obj, "Date");
     if (GDateTime* d = g_mime_message_get_date(msg)) out.date_epoch = g_date_time_to_unix(d);
 
-    text_collector tc{limits, {}, {}, false};
+    text_collector tc{limits, {}, {}, false, {}};
     tc.walk(g_mime_message_get_mime_part(msg), 0);
     out.text = !tc.plain.empty() ? std::move(tc.plain) : std::move(tc.html);
     out.text_truncated = tc.truncated;
+    out.attachments = std::move(tc.attachments);
     return out;
 }
 

@@ -22,11 +22,15 @@ struct message_index {
     std::string in_reply_to;
     std::vector<std::string> references;
     std::string from, to, cc;  // decoded UTF-8 display form ("Name <addr>, ...")
+    std::string bcc;           // same form; present in sent mail and drafts only
     std::string subject;       // decoded UTF-8 (RFC 2047, 8-bit fallback charsets)
     std::string date_raw;
     std::optional<std::int64_t> date_epoch;  // nullopt: absent or unparsable
     std::string text;                        // decoded text body (plain, else HTML reduced to text)
     bool text_truncated = false;
+    // Parts that are attachments (Content-Disposition: attachment, or any non-text part, or a
+    // part with a file name): their decoded file names ("" when the part has none), in order.
+    std::vector<std::string> attachments;
 };
 
 // Calls g_mime_init() exactly once, thread-safe. parse() calls it itself.

@@ -256,6 +256,8 @@ TEST_CASE("archive: header index and full-text search", "[archive]") {
     a.close();
     archive b(t.path() / "a.mvault", o);
     auto h2 = b.put_content("Subject: later\r\n\r\nkiwifruit\r\n").hash;
+    // Search hits are entries (archive/searcher.hpp): the content needs one to be found.
+    b.upsert_entry({mb.id, 1, 2, std::nullopt, {}, std::nullopt, 1, 30, h2});
     CHECK(b.search("kiwifruit").empty());
     CHECK(b.index_pending() == 1);
     CHECK(b.search("kiwifruit").size() == 1);
