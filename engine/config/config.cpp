@@ -200,8 +200,15 @@ struct key_spec {
 };
 
 constexpr key_spec top_level_keys[] = {
-    {"archive"}, {"parallel_accounts"}, {"zstd_level"}, {"log_level"}, {"account"}, {"prune_rule"},
+    {"archive"}, {"parallel_accounts"}, {"zstd_level"}, {"log_level"},
+    {"account"}, {"prune_rule"},        {"serve"},
 };
+
+constexpr key_spec serve_keys[] = {
+    {"listen"}, {"tls_cert"}, {"tls_key"}, {"require_login"}, {"user"},
+};
+
+constexpr key_spec serve_user_keys[] = {{"name"}, {"password_hash"}};
 
 constexpr key_spec prune_keys[] = {
     {"name"},  {"account"},     {"folders"},      {"older_than"},
@@ -383,10 +390,76 @@ public:
                 cfg.prune.push_back(read_prune(*arr->get(i)->as_table(),
                                                "prune_rule[" + std::to_string(i) + "]", cfg));
         }
+        if (const toml::node* n = root.get("serve")) {
+            if (!n->is_table())
+                fail_at(n->source(), "serve",
+                        std::string("expected a table, found ") + type_name(*n) +
+                            "; write the web viewer's settings in a [serve] section");
+            cfg.serve = read_serve(*n->as_table());
+        }
         return cfg;
     }
 
 private:
+    serve_settings read_serve(const toml::table& t) {
+        serve_settings s;
+        check_keys(t, "serve.", serve_keys, nullptr);
+        if (auto v = get_string(t, "listen", "serve.listen")) {
+            auto colon = v->rfind(':');
+            bool ok = colon != std::string::npos && colon > 0 && colon + 1 < v->size();
+            int port = 0;
+            for (std::size_t i = ok ? colon + 1 : v->size(); i < v->size(); ++i) {
+                ok = ok && std::isdigit(static_cast<unsigned char>((*v)[i])) && port < 100000;
+                port = port * 10 + ((*v)[i] - '0');
+            }
+            if (!ok || port < 1 || port > 65535)
+                fail_at(t.get("listen")->source(), "serve.listen",
+                        "expected HOST:PORT, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"");
+            s.listen = *v;
+        }
+        for (auto [k, member] : {std::pair{"tls_cert", &s.tls_cert}, {"tls_key", &s.tls_key}}) {
+            std::string path = std::string("serve.") + k;
+            if (auto v = get_string(t, k, path)) {
+                *member = expand_path(*v, t, k, path);
+                std::error_code ec;
+                if (!fs::is_regular_file(*member, ec))
+                    fail_at(t.get(k)->source(), path,
+                            member->string() + " is not a readable file; give the PEM file's path");
+            }
+        }
+        if (s.tls_cert.empty() != s.tls_key.empty())
+            fail_at(t.source(), "serve",
+                    "tls_cert and tls_key go together; set both (PEM files) or neither");
+        if (auto v = get_bool(t, "require_login", "serve.require_login")) s.require_login = *v;
+        if (const toml::node* n = t.get("user")) {
+            const toml::array* arr = n->as_array();
+            if (!arr || !arr->is_array_of_tables())
+                fail_at(n->source(), "serve.user",
+                        "expected an array of tables; write each user as a [[serve.user]] section "
+                        "with name and password_hash");
+            std::set<std::string> names;
+            for (std::size_t i = 0; i < arr->size(); ++i) {
+                const toml::table& u = *arr->get(i)->as_table();
+                const std::string prefix = "serve.user[" + std::to_string(i) + "]";
+                check_keys(u, prefix + ".", serve_user_keys, nullptr);
+                serve_user su;
+                su.name = require_string(u, "name", prefix + ".name");
+                su.password_hash = require_string(u, "password_hash", prefix + ".password_hash");
+                if (!su.password_hash.starts_with("pbkdf2-sha256$"))
+                    fail_at(u.get("password_hash")->source(), prefix + ".password_hash",
+                            "not a password hash; paste the line printed by `mailvault serve "
+                            "--hash-password` (never the password itself)");
+                if (!names.insert(su.name).second)
+                    fail_at(u.get("name")->source(), prefix + ".name",
+                            "duplicate user " + quote(su.name) +
+                                "; every [[serve.user]] needs a "
+                                "unique name");
+                s.users.push_back(std::move(su));
+            }
+        }
+        return s;
+    }
+
     prune_rule read_prune(const toml::table& t, const std::string& prefix, const config& cfg) {
         prune_rule r;
         auto key = [&](std::string_view k) { return prefix + "." + std::string(k); };

@@ -100,6 +100,20 @@ struct prune_rule {
     std::optional<std::string> trash_folder;   // UID MOVE here instead of expunging
 };
 
+// One [[serve.user]] table: who may log in to `mailvault serve` (docs/web.md).
+struct serve_user {
+    std::string name;
+    std::string password_hash;  // "pbkdf2-sha256$..." from `mailvault serve --hash-password`
+};
+
+// The [serve] section: the web viewer (`mailvault serve`, docs/web.md).
+struct serve_settings {
+    std::string listen = "127.0.0.1:8080";    // HOST:PORT ([::1]:8080 for IPv6)
+    std::filesystem::path tls_cert, tls_key;  // both or neither; PEM
+    bool require_login = false;               // also on loopback (always on other addresses)
+    std::vector<serve_user> users;
+};
+
 struct config {
     std::filesystem::path source;   // the file it was loaded from
     std::filesystem::path archive;  // expanded, absolute
@@ -108,6 +122,7 @@ struct config {
     mv::config::log_level log_level = log_level::info;
     std::vector<account> accounts;
     std::vector<prune_rule> prune;  // [[prune_rule]] tables, in file order
+    serve_settings serve;           // [serve]
 
     // nullptr when no account has that name.
     const account* find(std::string_view account_name) const noexcept;

@@ -1,0 +1,237 @@
+#include "archive/browser.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "archive/archive_impl.hpp"
+
+namespace mv::archive {
+
+namespace {
+
+constexpr std::string_view entry_select =
+    "SELECT e.id, e.mailbox_id, a.name, m.name, a.protocol, e.uidvalidity, e.uid, e.uidl, "
+    "e.flags, e.internaldate, e.internaldate_tz, h.date_epoch, h.from_addr, h.to_addr, "
+    "h.subject, h.message_id, e.size, c.sha256, e.expunged_at FROM entries e JOIN mailboxes m ON "
+    "m.id = e.mailbox_id JOIN accounts a ON a.id = m.account_id JOIN contents c ON c.id = "
+    "e.content_id LEFT JOIN header_index h ON h.content_id = e.content_id ";
+
+entry_row read_row(sql::statement& s) {
+    entry_row r;
+    r.entry_id = s.int64(0);
+    r.mailbox_id = s.int64(1);
+    r.account = s.text(2);
+    r.folder = s.text(3);
+    r.protocol = s.text(4);
+    if (auto v = s.opt_int64(5)) r.uidvalidity = static_cast<std::uint32_t>(*v);
+    if (auto v = s.opt_int64(6)) r.uid = static_cast<std::uint32_t>(*v);
+    r.uidl = s.opt_text(7);
+    r.flags = s.text(8);
+    r.internaldate = s.opt_int64(9);
+    if (auto v = s.opt_int64(10)) r.internaldate_tz = static_cast<int>(*v);
+    r.date_epoch = s.opt_int64(11);
+    r.from = s.text(12);
+    r.to = s.text(13);
+    r.subject = s.text(14);
+    r.message_id = s.text(15);
+    r.size = static_cast<std::uint64_t>(s.int64(16));
+    r.content = blob_hash(s.blob(17));
+    r.expunged_at = s.opt_int64(18);
+    return r;
+}
+
+}  // namespace
+
+std::vector<entry_row> browser::query(std::string_view tail,
+                                      const std::function<void(void*)>& bind) {
+    std::string sql(entry_select);
+    sql += tail;
+    auto s = a_.d_->stmt(sql);
+    bind(&*s);
+    std::vector<entry_row> out;
+    while (s->step()) out.push_back(read_row(*s));
+    mark_held(out);
+    return out;
+}
+
+void browser::mark_held(std::vector<entry_row>& rows) {
+    if (rows.empty()) return;
+    std::set<std::int64_t> accounts, mailboxes;
+    auto s =
+        a_.d_->stmt("SELECT account_id, mailbox_id FROM legal_holds WHERE released_at IS NULL");
+    while (s->step()) {
+        if (s->is_null(1))
+            accounts.insert(s->int64(0));
+        else
+            mailboxes.insert(s->int64(1));
+    }
+    if (accounts.empty() && mailboxes.empty()) return;
+    auto acct = a_.d_->stmt("SELECT account_id FROM mailboxes WHERE id = ?");
+    for (auto& r : rows) {
+        acct->bind(1, r.mailbox_id);
+        std::int64_t account_id = acct->step() ? acct->int64(0) : 0;
+        acct->reset();
+        r.held = mailboxes.count(r.mailbox_id) || accounts.count(account_id);
+    }
+}
+
+std::vector<account_row> browser::accounts() {
+    std::vector<account_row> out;
+    for (auto& [id, info] : a_.accounts()) out.push_back({id, info, {}});
+    auto s = a_.d_->stmt(
+        "SELECT m.account_id, m.id, m.name, m.delimiter, m.special_use, (SELECT count(*) FROM "
+        "entries e WHERE e.mailbox_id = m.id AND e.expunged_at IS NULL), (SELECT count(*) FROM "
+        "entries e WHERE e.mailbox_id = m.id AND e.expunged_at IS NOT NULL) FROM mailboxes m "
+        "ORDER BY m.account_id, m.name");
+    while (s->step()) {
+        auto it = std::find_if(out.begin(), out.end(),
+                               [&](const account_row& a) { return a.id == s->int64(0); });
+        if (it == out.end()) continue;
+        it->folders.push_back(
+            {s->int64(1), s->text(2), s->opt_text(3), s->opt_text(4), s->int64(5), s->int64(6)});
+    }
+    return out;
+}
+
+std::optional<folder_row> browser::folder(std::int64_t mailbox_id) {
+    for (const auto& a : accounts())
+        for (const auto& f : a.folders)
+            if (f.mailbox_id == mailbox_id) return f;
+    return std::nullopt;
+}
+
+page_of<entry_row> browser::folder_entries(std::int64_t mailbox_id, std::size_t offset,
+                                           std::size_t limit) {
+    page_of<entry_row> p;
+    p.rows = query(
+        "WHERE e.mailbox_id = ? ORDER BY coalesce(h.date_epoch, e.internaldate) DESC, e.id DESC "
+        "LIMIT ? OFFSET ?",
+        [&](void* st) {
+            static_cast<sql::statement*>(st)
+                ->bind(1, mailbox_id)
+                .bind(2, static_cast<std::int64_t>(limit + 1))
+                .bind(3, static_cast<std::int64_t>(offset));
+        });
+    if (p.rows.size() > limit) {
+        p.rows.resize(limit);
+        p.more = true;
+    }
+    auto s = a_.d_->stmt("SELECT count(*) FROM entries WHERE mailbox_id = ?");
+    s->bind(1, mailbox_id);
+    if (s->step()) p.total = s->int64(0);
+    return p;
+}
+
+std::optional<entry_row> browser::entry(std::int64_t entry_id) {
+    auto rows = query("WHERE e.id = ?",
+                      [&](void* st) { static_cast<sql::statement*>(st)->bind(1, entry_id); });
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
+std::vector<entry_row> browser::holders(const sha256& content, std::size_t limit) {
+    return query("WHERE c.sha256 = ? ORDER BY a.name, m.name, e.generation, e.uid, e.uidl LIMIT ?",
+                 [&](void* st) {
+                     static_cast<sql::statement*>(st)
+                         ->bind_blob(1, content.view())
+                         .bind(2, static_cast<std::int64_t>(limit));
+                 });
+}
+
+std::optional<entry_row> browser::find_uidl(std::string_view account, std::string_view uidl) {
+    auto rows =
+        query("WHERE a.name = ? AND e.uidl = ? ORDER BY e.generation DESC, e.id DESC LIMIT 1",
+              [&](void* st) { static_cast<sql::statement*>(st)->bind(1, account).bind(2, uidl); });
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
+std::vector<entry_row> browser::thread(std::int64_t entry_id, std::size_t limit) {
+    auto self = entry(entry_id);
+    if (!self) return {};
+    // The ids of the thread: this message's, its References and In-Reply-To.
+    std::set<std::string> ids;
+    {
+        auto s = a_.d_->stmt(
+            "SELECT h.message_id, h.in_reply_to, h.refs FROM entries e JOIN header_index h ON "
+            "h.content_id = e.content_id WHERE e.id = ?");
+        s->bind(1, entry_id);
+        if (s->step()) {
+            for (int col : {0, 1}) {
+                std::string v = s->text(col);
+                if (!v.empty()) ids.insert(v);
+            }
+            std::string refs = s->text(2);
+            std::size_t start = 0;
+            while (start < refs.size() && ids.size() < 100) {
+                auto sp = refs.find(' ', start);
+                if (sp == std::string::npos) sp = refs.size();
+                if (sp > start) ids.insert(refs.substr(start, sp - start));
+                start = sp + 1;
+            }
+            s->reset();
+        }
+    }
+    std::vector<entry_row> out;
+    std::set<std::string> seen_content;
+    auto add = [&](std::vector<entry_row> rows) {
+        for (auto& r : rows) {
+            if (out.size() >= limit) return;
+            if (seen_content.insert(r.content.hex()).second) out.push_back(std::move(r));
+        }
+    };
+    add({*self});
+    for (const auto& id : ids) {
+        // Ancestors and the message itself: by the Message-ID index.
+        add(query("WHERE h.message_id = ? ORDER BY e.id LIMIT 8",
+                  [&](void* st) { static_cast<sql::statement*>(st)->bind(1, id); }));
+        // Replies: In-Reply-To or References naming it.
+        add(
+            query("WHERE h.in_reply_to = ? OR (' ' || h.refs || ' ') LIKE ? ESCAPE '!' ORDER BY "
+                  "e.id LIMIT ?",
+                  [&](void* st) {
+                      std::string pat;
+                      for (char c : id) {
+                          if (c == '%' || c == '_' || c == '!') pat += '!';
+                          pat += c;
+                      }
+                      static_cast<sql::statement*>(st)
+                          ->bind(1, id)
+                          .bind(2, "% " + pat + " %")
+                          .bind(3, static_cast<std::int64_t>(limit));
+                  }));
+        if (out.size() >= limit) break;
+    }
+    std::stable_sort(out.begin(), out.end(), [](const entry_row& x, const entry_row& y) {
+        return x.when().value_or(0) < y.when().value_or(0);
+    });
+    return out;
+}
+
+page_of<audit_row> browser::audit(std::size_t offset, std::size_t limit) {
+    page_of<audit_row> p;
+    auto s = a_.d_->stmt(
+        "SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT ? "
+        "OFFSET ?");
+    s->bind(1, static_cast<std::int64_t>(limit + 1)).bind(2, static_cast<std::int64_t>(offset));
+    while (s->step()) {
+        audit_row r;
+        r.seq = s->int64(0);
+        r.at = s->int64(1);
+        r.kind = s->text(2);
+        r.payload = s->text(3);
+        r.prev_hash = blob_hash(s->blob(4));
+        r.hash = blob_hash(s->blob(5));
+        p.rows.push_back(std::move(r));
+    }
+    if (p.rows.size() > limit) {
+        p.rows.resize(limit);
+        p.more = true;
+    }
+    auto c = a_.d_->stmt("SELECT coalesce(max(seq), 0) FROM audit_log");
+    if (c->step()) p.total = c->int64(0);
+    c->reset();
+    return p;
+}
+
+}  // namespace mv::archive
