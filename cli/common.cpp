@@ -34,7 +34,7 @@ config::config load_config(const po::variables_map& vm) {
     if (!std::filesystem::exists(p))
         throw mv::failure(errc::config, "configuration file " + p.string() +
                                             " does not exist; pass --config PATH or create it "
-                                            "(see docs/configuration.md)");
+                                            "(see `man 5 mailvault-config`)");
     auto cfg = config::load(p);
     apply_config_log_level(cfg.log_level);
     return cfg;

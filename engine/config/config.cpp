@@ -993,7 +993,7 @@ config load(const fs::path& path) {
         std::string what = std::strerror(e);
         throw mv::failure(errc::config,
                           path.string() + ": cannot read the configuration file (" + what +
-                              "); create it (see docs/configuration.md) or pass --config PATH");
+                              "); create it (see `man 5 mailvault-config`) or pass --config PATH");
     }
     std::ostringstream ss;
     ss << in.rdbuf();
