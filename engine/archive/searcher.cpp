@@ -466,6 +466,27 @@ std::string make_snippet(archive::impl& d, std::int64_t content_id,
     return tidy(body, 200);
 }
 
+// One row of a plan's SELECT (columns 0-14; 15 is the content id).
+entry_hit read_hit(sql::statement& s) {
+    entry_hit h;
+    h.entry_id = s.int64(0);
+    h.account = s.text(1);
+    h.folder = s.text(2);
+    if (!s.is_null(3)) h.uid = static_cast<std::uint32_t>(s.int64(3));
+    h.uidl = s.opt_text(4);
+    h.date_epoch = s.opt_int64(5);
+    h.internaldate = s.opt_int64(6);
+    h.from = s.text(7);
+    h.to = s.text(8);
+    h.subject = s.text(9);
+    h.size = static_cast<std::uint64_t>(s.int64(10));
+    h.flags = s.text(11);
+    h.content = blob_hash(s.blob(12));
+    h.expunged = s.int64(13) != 0;
+    h.held = s.int64(14) != 0;
+    return h;
+}
+
 }  // namespace
 
 void searcher::each(const search_request& r, const std::function<bool(const entry_hit&)>& fn) {
@@ -478,22 +499,7 @@ void searcher::each(const search_request& r, const std::function<bool(const entr
         auto s = a_.d_->db.prepare(p.sql);
         bind_all(s, p.binds);
         while (s.step()) {
-            entry_hit h;
-            h.entry_id = s.int64(0);
-            h.account = s.text(1);
-            h.folder = s.text(2);
-            if (!s.is_null(3)) h.uid = static_cast<std::uint32_t>(s.int64(3));
-            h.uidl = s.opt_text(4);
-            h.date_epoch = s.opt_int64(5);
-            h.internaldate = s.opt_int64(6);
-            h.from = s.text(7);
-            h.to = s.text(8);
-            h.subject = s.text(9);
-            h.size = static_cast<std::uint64_t>(s.int64(10));
-            h.flags = s.text(11);
-            h.content = blob_hash(s.blob(12));
-            h.expunged = s.int64(13) != 0;
-            h.held = s.int64(14) != 0;
+            entry_hit h = read_hit(s);
             if (r.snippets) h.snippet = make_snippet(*a_.d_, s.int64(15), hl);
             if (!fn(h)) {
                 s.reset();
@@ -524,22 +530,7 @@ search_page searcher::page(const search_request& r) {
                 s.reset();
                 break;
             }
-            entry_hit h;
-            h.entry_id = s.int64(0);
-            h.account = s.text(1);
-            h.folder = s.text(2);
-            if (!s.is_null(3)) h.uid = static_cast<std::uint32_t>(s.int64(3));
-            h.uidl = s.opt_text(4);
-            h.date_epoch = s.opt_int64(5);
-            h.internaldate = s.opt_int64(6);
-            h.from = s.text(7);
-            h.to = s.text(8);
-            h.subject = s.text(9);
-            h.size = static_cast<std::uint64_t>(s.int64(10));
-            h.flags = s.text(11);
-            h.content = blob_hash(s.blob(12));
-            h.expunged = s.int64(13) != 0;
-            h.held = s.int64(14) != 0;
+            entry_hit h = read_hit(s);
             cids.push_back(s.int64(15));
             p.hits.push_back(std::move(h));
         }

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string_view>
+#include <utility>
 
 #include "archive/archive.hpp"
 #include "archive/browser.hpp"
@@ -287,7 +289,10 @@ public:
         return res;
     }
 
+    body_stream take_body_stream() override { return std::exchange(stream_, {}); }
+
 private:
+    body_stream stream_;  // set by raw(): the message streams from the archive
     std::shared_ptr<site> s_;
     std::unique_ptr<archive::archive> a_;
     archive::browser b_;
@@ -845,19 +850,36 @@ private:
     }
 
     response raw(const entry_row& e, const client_info& c) {
-        auto bytes = read_raw(e);
-        if (!bytes)
-            return error_page(http::status::internal_server_error,
-                              "The stored message failed verification; run `mailvault verify`.");
+        // Streamed from the archive chunk by chunk (memory does not follow the message's size).
+        // read_content re-hashes as it goes and reports a mismatch only at the end, so one chunk
+        // is held back: a message that fails verification is cut short, never sent as whole.
+        const auto info = a_->content(e.content);
+        if (!info)
+            return error_page(http::status::not_found, "The message's content is not archived.");
         if (!audit("web_download_raw", e, c))
             return error_page(http::status::service_unavailable,
                               "The access could not be recorded in the audit log; try again.");
+        stream_ = [this, h = e.content](const body_write_fn& write) {
+            std::string held;
+            bool client_ok = true;
+            const auto err = a_->read_content(h, [&](std::string_view chunk) {
+                if (client_ok && !held.empty()) client_ok = write(held);
+                held.assign(chunk);
+            });
+            if (err) {
+                std::fprintf(stderr, "mailvault serve: download cut short: %s\n",
+                             err.message.c_str());
+                return false;
+            }
+            return client_ok && (held.empty() || write(held));
+        };
         std::string base = e.subject.empty() ? "message-" + std::to_string(e.entry_id) : e.subject;
         if (base.size() > 80) base.resize(80);
         std::string name = mime::safe_filename(mime::make_valid_utf8(base), "message") + ".eml";
         for (auto& ch : name)
             if (ch == '/' || ch == '\\') ch = '_';
-        response res = make(http::status::ok, "message/rfc822", std::move(*bytes));
+        response res = make(http::status::ok, "message/rfc822", "");
+        res.content_length(info->raw_size);
         res.set(http::field::content_disposition, disposition(name));
         return res;
     }

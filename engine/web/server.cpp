@@ -140,9 +140,23 @@ struct server::impl {
             }
         }
         res.keep_alive(false);
-        res.prepare_payload();
+        body_stream body = *rec ? body_stream() : h.take_body_stream();
         tcp_layer.expires_after(o.write_timeout);
-        await(w, [&](auto cb) { http::async_write(stream, res, cb); });
+        if (!body) {
+            res.prepare_payload();
+            await(w, [&](auto cb) { http::async_write(stream, res, cb); });
+            return;
+        }
+        // Headers (with the handler's Content-Length), then the body as it is produced; each
+        // piece gets the write timeout afresh, so a large download is bounded by progress.
+        http::response_serializer<http::string_body> sr{res};
+        if (!await(w, [&](auto cb) { http::async_write_header(stream, sr, cb); })) return;
+        body([&](std::string_view piece) {
+            tcp_layer.expires_after(o.write_timeout);
+            return await(w, [&](auto cb) {
+                asio::async_write(stream, asio::buffer(piece.data(), piece.size()), cb);
+            });
+        });
     }
 
     void worker_main(asio::io_context& w) {

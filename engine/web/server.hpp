@@ -29,11 +29,20 @@ struct client_info {
     bool tls = false;
 };
 
+// Writes a body too large to hold in memory, piece by piece; `write` returns false when the
+// client is gone. The producer returns false to cut the body short: with the Content-Length of
+// its response the client then sees a truncated (failed) download, never wrong bytes as whole.
+using body_write_fn = std::function<bool(std::string_view)>;
+using body_stream = std::function<bool(const body_write_fn& write)>;
+
 // One per worker thread: owns what is not thread-safe (the archive handle).
 class handler {
 public:
     virtual ~handler() = default;
     virtual response handle(const request& r, const client_info& c) = 0;
+    // After handle(): a body to stream behind that response's headers (which then carry the
+    // Content-Length and an empty body), or an empty function.
+    virtual body_stream take_body_stream() { return {}; }
 };
 
 struct server_options {
