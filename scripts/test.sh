@@ -2,7 +2,7 @@
 # Installs what is needed, builds, and runs the whole test suite:
 #   1. an ASan+UBSan build of everything, all unit and integration tests (real Dovecot) via CTest;
 #   2. a clang libFuzzer build of the parser fuzz targets (IMAP, POP3, MIME), each run for
-#      MV_FUZZ_SECONDS (30) from its transcript/corpus seeds.
+#      MV_FUZZ_SECONDS (20) from its transcript/corpus seeds.
 # Exits non-zero on any failure. .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,12 +32,13 @@ fuzz_run=0
 if [ -f tests/fuzz/CMakeLists.txt ] && command -v clang++ >/dev/null; then
   # Each target starts from its seed folder (tests/fuzz/CMakeLists.txt: transcripts and corpus
   # messages copied to build/fuzz/tests/fuzz/seeds/<target>) plus a scratch corpus it grows.
-  # MV_FUZZ_SECONDS per target (default 30: three targets, about 2 minutes with the build).
+  # MV_FUZZ_SECONDS per target (default 20: four targets, about 2 minutes with the build;
+  # longer runs: MV_FUZZ_SECONDS=600 bash scripts/test.sh).
   echo "== build: libFuzzer targets (build/fuzz)"
   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMAILVAULT_FUZZ=ON >/dev/null
   cmake --build build/fuzz -j "$jobs" --target fuzz_targets
-  secs=${MV_FUZZ_SECONDS:-30}
+  secs=${MV_FUZZ_SECONDS:-20}
   for fz in build/fuzz/tests/fuzz/fuzz_*; do
     [ -f "$fz" ] && [ -x "$fz" ] || continue
     name=$(basename "$fz")
