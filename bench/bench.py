@@ -565,6 +565,20 @@ def run_client(ctx, c, set_name, server, expected, wire_bytes, reps=None, primar
                 log(f"  {c.name} no-change resync: {rs:.3f} s")
             else:
                 log(f"  {c.name} resync FAILED: exit {rc2}, {n2}: {err2.strip()[-300:]}")
+            if ctx.a.profile_resync and c.name == "mailvault sync" and i == 0:
+                # One more no-change resync, profiled: where its wall time goes (debug log
+                # lines with millisecond timestamps) and its CPU (perf, call graphs).
+                out = os.path.join(ctx.a.profile_resync, set_name)
+                os.makedirs(out, exist_ok=True)
+                pcmd = ["perf", "record", "-F", "2000", "-g", "-o", out + "/resync.perf.data",
+                        "--"] + cmd + ["-v", "--log-file", out + "/resync.log"]
+                ps, _, prc, _, perr = timed(pcmd, d, env)
+                rep = subprocess.run(["perf", "report", "-i", out + "/resync.perf.data",
+                                      "--stdio", "--no-children", "--sort", "dso,sym",
+                                      "--percent-limit", "1"], capture_output=True, text=True)
+                with open(out + "/resync.perf.txt", "w") as f:
+                    f.write(rep.stdout)
+                log(f"  {c.name} profiled resync: {ps:.3f} s (exit {prc}); {out}/resync.*")
         row["disk"] = c.disk(d)
         shutil.rmtree(d, ignore_errors=True)
         if secs > ctx.a.slow_seconds and i == 0 and not primary and reps > 1:
@@ -1030,6 +1044,9 @@ def main():
                    help="accounts set: mailvault's parallel_accounts (default: mailvault's own)")
     p.add_argument("--dupattach-count", type=int, default=None,
                    help="dupattach set: messages (default 1000; --quick 150)")
+    p.add_argument("--profile-resync", metavar="DIR",
+                   help="after the first mailvault run of each set, one more no-change resync "
+                   "under perf record -g with -v --log-file: DIR/SET/resync.{log,perf.txt}")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     a = p.parse_args()
     if a.quick:

@@ -200,6 +200,7 @@ int run_sync(const std::vector<std::string>& args) {
     } else {
         // Indexing (MIME parse + FTS) is deferred to the end of the run: fetching stays fast.
         arch = open_archive(path, !dry, dry, cfg.zstd_level, true);
+        spdlog::debug("archive {} open", path.string());
     }
     sync::shared_archive shared(*arch);
 
@@ -300,6 +301,7 @@ int run_sync(const std::vector<std::string>& args) {
         for (const char* suffix : {"", "-wal", "-shm"})
             std::filesystem::remove(path.string() + suffix);
     }
+    spdlog::debug("accounts done; closing the archive");
     if (scratch) {
         arch.reset();
         for (const char* suffix : {"", "-wal", "-shm"})

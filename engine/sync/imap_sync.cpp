@@ -1,5 +1,6 @@
 #include "sync/imap_sync.hpp"
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -516,6 +517,7 @@ void account_sync::run() {
     }
     std::vector<folder_job> jobs;
     list_folders(first, jobs, statuses_);
+    spdlog::debug("account '{}': {} folders listed", acct_.name, jobs.size());
     rep_.folders.resize(jobs.size());
     for (std::size_t i = 0; i < jobs.size(); ++i) {
         rep_.folders[i].name = jobs[i].name;

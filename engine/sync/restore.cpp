@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -649,6 +650,11 @@ private:
             if (!c.usable() || (e.code != errc::server_no && e.code != errc::server_bad))
                 return mv::error(e.code,
                                  "cannot create '" + name_ + "' on the target: " + e.message);
+            // Another session of this restore (or another client) may be creating the same or a
+            // neighbouring folder at this moment: a refusal that says so, or a folder that now
+            // exists, is not a name the server forbids, and must not send the messages to a
+            // fallback name.
+            if (e.code == errc::server_no && created_meanwhile(name_, e)) break;
             if (!first) first = e;
             if (attempt == 3)
                 return mv::error(e.code,
@@ -661,6 +667,29 @@ private:
             fr.note += std::string(fr.note.empty() ? "" : "; ") + "the target refused '" + wanted +
                        "' (" + first.message + "): restored as '" + name_ + "'";
         return {};
+    }
+
+    // After a NO to CREATE name: true when the folder exists after all ([ALREADYEXISTS], or
+    // listed now), waiting out a temporary refusal ([INUSE], [UNAVAILABLE]) for a moment first.
+    bool created_meanwhile(const std::string& name, const mv::error& refused) {
+        auto& c = this->c();
+        if (contains_code(refused, "INUSE") || contains_code(refused, "UNAVAILABLE")) {
+            for (int i = 1; i <= 3; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100 * i));
+                if (!c.create(name)) return true;
+                if (!c.usable()) return false;
+            }
+        }
+        if (contains_code(refused, "ALREADYEXISTS")) return true;
+        imap::list_request req;
+        req.pattern = name;
+        req.special_use = false;
+        req.status = false;
+        std::vector<imap::list_entry> found;
+        if (c.list(req, found)) return false;
+        for (const auto& le : found)
+            if (!le.has_attribute("\\NonExistent") && !le.has_attribute("\\Noselect")) return true;
+        return false;
     }
 
     void report_progress(const restore_folder_report& fr) {

@@ -473,7 +473,7 @@ TEST_CASE("serve: TLS with tls_cert and tls_key", "[serve]") {
     CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("serve: a large message downloads byte-exact in chunks; a damaged one is cut short",
+TEST_CASE("serve: a large message downloads byte-exact in chunks, a damaged one is cut short",
           "[serve]") {
     mv::test::temp_dir dir;
     fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::replace);
