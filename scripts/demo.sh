@@ -53,12 +53,13 @@ echo "== mailvault status"
 "$mv" status --config "$demo/config.toml"
 echo "== mailvault verify"
 "$mv" verify --config "$demo/config.toml"
-echo "== mailvault search test   (full text: subjects, addresses, bodies)"
-"$mv" search --config "$demo/config.toml" test | head -20
-first=$("$mv" search --config "$demo/config.toml" test | head -1 | awk '{print $NF}')
+echo "== mailvault search test   (the query language: docs/search.md; newest first)"
+"$mv" search --config "$demo/config.toml" --limit 10 test || true   # exit 1: no match
+first=$("$mv" search --config "$demo/config.toml" --format files --limit 1 test 2>/dev/null | cut -c1-12 || true)
 if [ -n "$first" ]; then
   echo "== mailvault show $first   (headers and decoded text; --raw gives the exact bytes)"
-  "$mv" show --config "$demo/config.toml" "$first" | head -30
+  "$mv" show --config "$demo/config.toml" "$first" > "$demo/show.txt"
+  head -30 "$demo/show.txt"
 fi
 echo
 echo "The archive is $demo/archive.sqlite (config: $demo/config.toml)."
