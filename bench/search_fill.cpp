@@ -6,7 +6,8 @@
 // Messages: 2,000 senders (Zipf-weighted) plus "Joe Perches <joe@perches.com>" on 0.2%, dates
 // spread over 2015-2025 independently of the UID order, subjects of 4-8 and bodies of 60-200
 // words drawn (Zipf) from a 20,000-word vocabulary; planted words: "invoice" in 5%,
-// "zanzibar" in 0.01%; a Japanese sentence in 3%, a German one (diacritics) in 20%. Prints one JSON object with the timings.
+// "zanzibar" in 0.01%; a Japanese sentence in 3%, a German one (diacritics) in 20%. Prints one JSON
+// object with the timings.
 #include <sys/stat.h>
 
 #include <algorithm>

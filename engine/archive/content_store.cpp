@@ -101,7 +101,8 @@ void archive::impl::index(std::int64_t content_id, std::string_view raw) {
     // (header_index.search_tables says which), and are told the old text before it goes.
     unsigned tables = 0;
     if (mi.parsed)
-        for (const std::string* t : {&mi.from, &mi.to, &mi.cc, &mi.bcc, &mi.subject, &mi.text, &names})
+        for (const std::string* t :
+             {&mi.from, &mi.to, &mi.cc, &mi.bcc, &mi.subject, &mi.text, &names})
             tables |= search::index_needs(*t);
     {
         auto old = stmt("SELECT search_tables FROM header_index WHERE content_id = ?");

@@ -96,7 +96,8 @@ purge_stats archive::purge_entries(std::span<const std::int64_t> entry_ids) {
               "rowid = ?1 AND EXISTS (SELECT 1 FROM header_index WHERE content_id = ?1 AND "
               "search_tables & 2)",
               "DELETE FROM search_text WHERE rowid = ?",
-              "DELETE FROM header_index WHERE content_id = ?", "DELETE FROM contents WHERE id = ?"}) {
+              "DELETE FROM header_index WHERE content_id = ?",
+              "DELETE FROM contents WHERE id = ?"}) {
             auto s = d_->stmt(q);
             s->bind(1, cid);
             s->run();
