@@ -16,6 +16,7 @@
 #include "archive/searcher.hpp"
 #include "cli.hpp"
 #include "common.hpp"
+#include "mailvault/units.hpp"
 #include "search/query.hpp"
 
 namespace po = boost::program_options;
@@ -23,16 +24,6 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr int exit_no_match = 1;
-
-std::string thousands(std::int64_t n) {
-    std::string d = std::to_string(n < 0 ? -n : n);
-    std::string out;
-    for (std::size_t i = 0; i < d.size(); ++i) {
-        if (i && (d.size() - i) % 3 == 0) out += ',';
-        out += d[i];
-    }
-    return n < 0 ? "-" + out : out;
-}
 
 std::string json_string(std::string_view s) {
     std::string out = "\"";
@@ -57,23 +48,11 @@ std::string json_string(std::string_view s) {
 }
 
 std::string iso_date(const std::optional<std::int64_t>& t) {
-    if (!t) return {};
-    std::time_t tt = static_cast<std::time_t>(*t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return t ? mv::format_utc(*t, "%Y-%m-%dT%H:%M:%SZ") : std::string();
 }
 
 std::string short_date(const std::optional<std::int64_t>& t) {
-    if (!t) return "(no date)       ";
-    std::time_t tt = static_cast<std::time_t>(*t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-    return buf;
+    return t ? mv::format_utc(*t, "%Y-%m-%d %H:%M") : std::string("(no date)       ");
 }
 
 // Marks -> brackets (or bold on a terminal).
@@ -212,16 +191,17 @@ int run_search(const std::vector<std::string>& args) {
         std::fprintf(stderr,
                      "%s of %s matches (hits %s-%s; more with --offset %s, all with "
                      "--limit 0)\n",
-                     thousands(shown).c_str(), thousands(total).c_str(),
-                     thousands(first + 1).c_str(), thousands(first + shown).c_str(),
-                     thousands(first + shown).c_str());
+                     mv::format_count(shown).c_str(), mv::format_count(total).c_str(),
+                     mv::format_count(first + 1).c_str(), mv::format_count(first + shown).c_str(),
+                     mv::format_count(first + shown).c_str());
     } else if (shown == 0) {
         std::fprintf(stderr, "no matches%s\n", first > 0 ? " at this --offset" : "");
     } else if (first > 0) {
-        std::fprintf(stderr, "%s matches (hits %s-%s)\n", thousands(shown).c_str(),
-                     thousands(first + 1).c_str(), thousands(first + shown).c_str());
+        std::fprintf(stderr, "%s matches (hits %s-%s)\n", mv::format_count(shown).c_str(),
+                     mv::format_count(first + 1).c_str(), mv::format_count(first + shown).c_str());
     } else {
-        std::fprintf(stderr, "%s %s\n", thousands(shown).c_str(), shown == 1 ? "match" : "matches");
+        std::fprintf(stderr, "%s %s\n", mv::format_count(shown).c_str(),
+                     shown == 1 ? "match" : "matches");
     }
     return shown > 0 ? mv::cli::exit_ok : exit_no_match;
 }

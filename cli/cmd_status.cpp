@@ -13,11 +13,7 @@ namespace mv::cli {
 namespace {
 
 std::string when(std::optional<std::int64_t> t) {
-    if (!t) return "never";
-    std::time_t tt = static_cast<std::time_t>(*t);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::gmtime(&tt));
-    return buf;
+    return t ? mv::format_utc(*t, "%Y-%m-%d %H:%M:%S") : std::string("never");
 }
 
 std::string count(std::optional<std::int64_t> n) {

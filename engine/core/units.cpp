@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <ctime>
 
 namespace mv {
 
@@ -103,6 +104,26 @@ std::string format_size(std::uint64_t bytes) {
     else
         std::snprintf(buf, sizeof buf, "%.0f %s", v, names[i]);
     return buf;
+}
+
+std::string format_count(std::int64_t n) {
+    std::string d = std::to_string(n);
+    const std::size_t first = n < 0 ? 1 : 0;
+    for (std::size_t i = d.size(); i > first + 3; i -= 3) d.insert(i - 3, ",");
+    return d;
+}
+
+std::string format_utc(std::int64_t epoch, const char* strftime_format) {
+    const std::time_t t = static_cast<std::time_t>(epoch);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    // The formats are the callers' string literals (units.hpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    const std::size_t n = std::strftime(buf, sizeof buf, strftime_format, &tm);
+#pragma GCC diagnostic pop
+    return std::string(buf, n);
 }
 
 }  // namespace mv

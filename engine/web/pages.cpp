@@ -17,6 +17,7 @@
 #include "archive/browser.hpp"
 #include "archive/searcher.hpp"
 #include "mailvault/crashpoint.hpp"
+#include "mailvault/units.hpp"
 #include "mime/message_index.hpp"
 #include "mime/message_view.hpp"
 #include "web/assets.hpp"
@@ -134,32 +135,7 @@ std::string cookie(const request& r, std::string_view name) {
 }
 
 std::string fmt_date(std::optional<std::int64_t> epoch) {
-    if (!epoch) return "";
-    std::time_t t = static_cast<std::time_t>(*epoch);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-    return buf;
-}
-
-std::string fmt_size(std::uint64_t n) {
-    char buf[32];
-    if (n < 1024) return std::to_string(n) + " B";
-    if (n < 1024 * 1024)
-        std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(n) / 1024);
-    else if (n < 1024ull * 1024 * 1024)
-        std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / (1024.0 * 1024));
-    else
-        std::snprintf(buf, sizeof buf, "%.1f GB", static_cast<double>(n) / (1024.0 * 1024 * 1024));
-    return buf;
-}
-
-std::string fmt_count(std::int64_t n) {
-    std::string s = std::to_string(n);
-    for (int i = static_cast<int>(s.size()) - 3; i > (n < 0 ? 1 : 0); i -= 3)
-        s.insert(static_cast<std::size_t>(i), ",");
-    return s;
+    return epoch ? mv::format_utc(*epoch, "%Y-%m-%d %H:%M") : std::string();
 }
 
 std::string location(const entry_row& e) {
@@ -256,9 +232,9 @@ std::string pager(std::string_view base, std::size_t offset, std::size_t limit, 
     if (shown == 0)
         h += "<span class=\"muted\">nothing to show</span>";
     else
-        h += "<span>" + fmt_count(static_cast<std::int64_t>(offset + 1)) + "–" +
-             fmt_count(static_cast<std::int64_t>(offset + shown)) +
-             (total ? " of " + fmt_count(*total) : std::string()) + "</span>";
+        h += "<span>" + mv::format_count(static_cast<std::int64_t>(offset + 1)) + "–" +
+             mv::format_count(static_cast<std::int64_t>(offset + shown)) +
+             (total ? " of " + mv::format_count(*total) : std::string()) + "</span>";
     std::string sep = base.find('?') == std::string_view::npos ? "?" : "&";
     if (offset > 0)
         h += "<a class=\"button light\" href=\"" +
@@ -571,8 +547,9 @@ private:
                 }
                 h += "<li class=\"depth-" + std::to_string(std::min(depth, 6)) +
                      "\"><a href=\"/f/" + std::to_string(f.mailbox_id) + "\">" + esc(leaf) +
-                     "</a><span class=\"count\">" + fmt_count(f.messages) +
-                     (f.expunged ? " (+" + fmt_count(f.expunged) + " expunged)" : std::string()) +
+                     "</a><span class=\"count\">" + mv::format_count(f.messages) +
+                     (f.expunged ? " (+" + mv::format_count(f.expunged) + " expunged)"
+                                 : std::string()) +
                      "</span></li>";
             }
             h += "</ul>";
@@ -596,7 +573,7 @@ private:
                  esc(e.subject.empty() ? "(no subject)" : e.subject) + "</a> " +
                  tags(e.flags, e.expunged_at.has_value(), e.held) + "</td>" +
                  (show_folder ? "<td>" + esc(e.account + " / " + e.folder) + "</td>" : "") +
-                 "<td class=\"num\">" + fmt_size(e.size) + "</td></tr>";
+                 "<td class=\"num\">" + mv::format_size(e.size) + "</td></tr>";
         }
         return h + "</tbody></table>";
     }
@@ -637,7 +614,7 @@ private:
             if (!e.snippet.empty())
                 h += "<div class=\"snippet\">" + snippet_html(e.snippet) + "</div>";
             h += "</td><td>" + esc(e.account + " / " + e.folder) + "</td><td class=\"num\">" +
-                 fmt_size(e.size) + "</td></tr>";
+                 mv::format_size(e.size) + "</td></tr>";
         }
         h += "</tbody></table>";
         if (p.hits.empty()) h += "<p class=\"muted\">No message matches.</p>";
@@ -728,7 +705,7 @@ private:
         row("Folder", location(e));
         row("Flags", e.flags.empty() ? "(none)" : e.flags);
         row("INTERNALDATE", fmt_date(e.internaldate) + (e.internaldate ? " UTC" : ""));
-        row("Size", fmt_size(e.size));
+        row("Size", mv::format_size(e.size));
         row("SHA-256", e.content.hex());
         h += "</dl><div class=\"actions\"><a class=\"button light\" href=\"/m/" + id +
              "/raw\">Download .eml</a><a class=\"button light\" href=\"/t/" + id + "\">Thread</a>" +
@@ -749,7 +726,7 @@ private:
                      "</td><td><a class=\"download\" href=\"/m/" + id + "/part/" +
                      std::to_string(p->number) + "\">" + esc(name) + "</a></td><td>" +
                      esc(p->content_type) + (p->content_id.empty() ? "" : " (inline)") +
-                     "</td><td class=\"num\">" + fmt_size(p->size) + "</td></tr>";
+                     "</td><td class=\"num\">" + mv::format_size(p->size) + "</td></tr>";
             }
             h += "</tbody></table>";
         }

@@ -70,6 +70,12 @@ TEST_CASE("units: durations and sizes print back in the largest exact unit", "[r
     CHECK(mv::format_size(1536) == "1.5 KiB");
     CHECK(mv::format_size(700ull << 20) == "700 MiB");
     CHECK(mv::format_size(3ull << 40) == "3.0 TiB");
+    CHECK(mv::format_count(0) == "0");
+    CHECK(mv::format_count(999) == "999");
+    CHECK(mv::format_count(1234) == "1,234");
+    CHECK(mv::format_count(1234567) == "1,234,567");
+    CHECK(mv::format_count(-1234) == "-1,234");
+    CHECK(mv::format_utc(1700000000, "%Y-%m-%d %H:%M:%S") == "2023-11-14 22:13:20");
 }
 
 TEST_CASE("retention: sizes", "[retention]") {

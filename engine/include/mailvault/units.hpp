@@ -32,4 +32,9 @@ std::string_view size_grammar();
 // 734003200 -> "700 MiB".
 std::string format_size(std::uint64_t bytes);
 
+// 1234567 -> "1,234,567" (for counts shown to people).
+std::string format_count(std::int64_t n);
+// Epoch seconds as UTC with a strftime format, e.g. "%Y-%m-%d %H:%M".
+std::string format_utc(std::int64_t epoch, const char* strftime_format);
+
 }  // namespace mv
