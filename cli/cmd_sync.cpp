@@ -16,6 +16,7 @@
 #include "common.hpp"
 #include "log.hpp"
 #include "mailvault/stop.hpp"
+#include "report_hook.hpp"
 #include "sync/sync.hpp"
 
 namespace mv::cli {
@@ -77,7 +78,7 @@ private:
 
 class progress_line {
 public:
-    explicit progress_line(sync::progress_counters& c) : c_(c) {
+    progress_line(sync::progress_counters& c, std::int64_t accounts) : c_(c), accounts_(accounts) {
         t_ = std::thread([this] { loop(); });
     }
     ~progress_line() {
@@ -100,22 +101,34 @@ private:
             double bytes = static_cast<double>(c_.bytes.load());
             const auto done = c_.messages.load();
             const auto expected = c_.expected_messages.load();
+            // Totals only once every account listed its folders: a total that keeps growing
+            // while the count runs is worse than none.
+            const auto listed = c_.listed_accounts.load();
             std::string eta;
-            if (secs > 2 && done > 0 && expected > done) {
+            if (listed >= accounts_ && secs > 2 && done > 0 && expected > done) {
                 const double left =
                     static_cast<double>(expected - done) * secs / static_cast<double>(done);
                 eta = "  ETA " + std::to_string(static_cast<long long>(left + 0.5)) + " s";
             }
-            std::fprintf(stderr, "\r\033[Ksync: folders %lld/%lld  messages %lld/%lld  %s  %s/s%s",
-                         static_cast<long long>(c_.folders_done.load()),
-                         static_cast<long long>(c_.folders_total.load()),
-                         static_cast<long long>(done), static_cast<long long>(expected),
-                         human_bytes(bytes).c_str(),
-                         human_bytes(secs > 0 ? bytes / secs : 0).c_str(), eta.c_str());
+            if (listed < accounts_)
+                std::fprintf(stderr,
+                             "\r\033[Ksync: listing folders (%lld of %lld accounts)  messages "
+                             "%lld  %s  %s/s",
+                             static_cast<long long>(listed), static_cast<long long>(accounts_),
+                             static_cast<long long>(done), human_bytes(bytes).c_str(),
+                             human_bytes(secs > 0 ? bytes / secs : 0).c_str());
+            else
+                std::fprintf(
+                    stderr, "\r\033[Ksync: folders %lld/%lld  messages %lld/%lld  %s  %s/s%s",
+                    static_cast<long long>(c_.folders_done.load()),
+                    static_cast<long long>(c_.folders_total.load()), static_cast<long long>(done),
+                    static_cast<long long>(std::max(expected, done)), human_bytes(bytes).c_str(),
+                    human_bytes(secs > 0 ? bytes / secs : 0).c_str(), eta.c_str());
             std::fflush(stderr);
         }
     }
     sync::progress_counters& c_;
+    const std::int64_t accounts_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool stop_ = false;
@@ -217,6 +230,8 @@ int run_sync(const std::vector<std::string>& args) {
     if (!quiet) opts.log = [](const std::string& line) { spdlog::info("{}", line); };
 
     const auto dict_before = arch->current_dictionary();
+    const auto started = std::chrono::system_clock::now();
+    const std::int64_t audit_before = dry ? 0 : audit_mark(*arch);
     std::vector<sync::account_report> reports(accounts.size());
     std::vector<std::int64_t> runs(accounts.size(), 0);
     if (!dry) {
@@ -232,7 +247,7 @@ int run_sync(const std::vector<std::string>& args) {
     }
     {
         std::optional<progress_line> bar;
-        if (tty) bar.emplace(counters);
+        if (tty) bar.emplace(counters, static_cast<std::int64_t>(accounts.size()));
         set_progress_line(tty);
         // Accounts run concurrently, at most parallel_accounts at a time.
         std::atomic<std::size_t> next{0};
@@ -292,6 +307,24 @@ int run_sync(const std::vector<std::string>& args) {
                          " -> " + std::to_string(st.bytes_after) + " bytes");
         }
     }
+    // The run report (engine/report): what each account did, with the audit records of the
+    // deletions it performed; sent once the exit code is known.
+    report::run_summary summary;
+    summary.command = dry ? "sync --dry-run" : "sync";
+    summary.start = started;
+    for (const auto& r : reports) {
+        auto& a = account_of(summary, r.name);
+        for (const auto& f : r.folders) {
+            a.new_messages += static_cast<std::uint64_t>(f.new_messages);
+            a.flag_changes += static_cast<std::uint64_t>(f.flags_updated);
+            a.expunged += static_cast<std::uint64_t>(f.expunged);
+            if (f.err) a.failures.push_back("folder '" + f.name + "': " + f.err.message);
+        }
+        a.deleted_on_server += static_cast<std::uint64_t>(r.deleted_on_server);
+        if (r.err) a.failures.push_back(r.err.message);
+    }
+    if (!dry) add_deletions(*arch, audit_before, summary);
+
     // A first run that archived nothing because every account failed (a wrong password, an
     // unreachable server) leaves no empty archive behind to be mistaken for a backup.
     bool all_failed = !reports.empty();
@@ -355,6 +388,10 @@ int run_sync(const std::vector<std::string>& args) {
                      static_cast<long long>(kept), human_bytes(static_cast<double>(bytes)).c_str());
         code = 128 + (interrupts && interrupts->signal() ? interrupts->signal() : SIGINT);
     }
+    summary.end = std::chrono::system_clock::now();
+    summary.exit_code = code;
+    if (interrupted) summary.failures.push_back("interrupted by a signal");
+    if (!dry) send_report(cfg, summary);
     if (json) {
         nlohmann::json out = {{"dry_run", dry}, {"accounts", nlohmann::json::array()}};
         out["interrupted"] = interrupted;

@@ -5,6 +5,8 @@
 #include <locale.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cstdio>
 #include <cwchar>
@@ -91,7 +93,11 @@ void warn_if_exposed(const std::filesystem::path& archive_path) {
 }
 
 bool stderr_is_tty() {
-    return isatty(2) == 1;
+    // A display that redraws its line needs a terminal that understands "\r\033[K": not a
+    // pipe or file, and not TERM=dumb (Emacs shell buffers, some CI consoles) or no TERM at all.
+    if (isatty(2) != 1) return false;
+    const char* term = std::getenv("TERM");
+    return term && *term && std::string_view(term) != "dumb";
 }
 
 std::size_t display_width(std::string_view utf8) {

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "mailvault/error.hpp"
+#include "mailvault/trace.hpp"
 
 namespace mv::cli {
 namespace {
@@ -79,6 +80,9 @@ void init_logging(std::vector<std::string>& args) {
             level_from_command_line = true;
         } else if (a == "--log-file" || a.rfind("--log-file=", 0) == 0) {
             file = value("--log-file");
+        } else if (a == "--trace" || a.rfind("--trace=", 0) == 0) {
+            // Every IMAP/POP3 command and response, credentials and message data redacted.
+            mv::trace::open(value("--trace"));
         } else {
             rest.push_back(a);
         }

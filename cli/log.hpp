@@ -2,7 +2,8 @@
 // warning stays one line) and, with --log-file, a file sink with timestamps and levels.
 //
 // Flow: main() calls init_logging(args) first, which takes the global options out of `args`:
-//   -v / --verbose (debug; twice: trace), --log-level LEVEL, --log-file PATH;
+//   -v / --verbose (debug; twice: trace), --log-level LEVEL, --log-file PATH, --trace PATH (the
+//   redacted protocol trace, mailvault/trace.hpp);
 // commands that load a config call apply_config_log_level() (main's options win over the
 // file's `log_level`); a progress display calls set_progress_line(true) so that a log line
 // first clears the line it is drawing on.

@@ -61,7 +61,8 @@ void usage(std::ostream& out) {
         out << "  " << name << "  " << c.summary << "\n";
     }
     out << "\nOptions of every command: -v/--verbose (twice: trace), --log-level LEVEL,\n"
-           "  --log-file PATH (appended, created 0600), --help.\n";
+           "  --log-file PATH (appended, created 0600), --trace PATH (every IMAP/POP3 command\n"
+           "  and response, passwords and message contents redacted; created 0600), --help.\n";
     out << "\nExit codes: 0 ok, 1 partial failure, 2 usage, 3 config, 4 authentication,\n"
            "            5 network, 6 TLS, 7 protocol/server, 8 archive, 9 verification failed,\n"
            "            70 internal error.\n";

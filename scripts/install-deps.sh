@@ -25,6 +25,8 @@ build_packages=(
   catch2 libgmime-3.0-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   # HTML5 parser behind the web viewer's sanitizer (mailvault serve)
   libgumbo-dev
+  # sd_notify for `mailvault watch` under systemd (READY/WATCHDOG)
+  libsystemd-dev
   # man pages (docs/man/*.scd) and the Debian package (dpkg-shlibdeps computes its Depends)
   scdoc dpkg-dev
 )
@@ -39,11 +41,18 @@ test_packages=(
   cyrus-common cyrus-admin sasl2-bin libsasl2-modules
   # the package check (scripts/check-package.sh): lintian, man -l, unit verification
   lintian man-db systemd
+  # the SMTP test bed (scripts/smtpbed.py): a private Postfix delivering over LMTP into Dovecot
+  postfix dovecot-lmtpd
+  # a DNS server on loopback for the MX lookup tests (dnsmasq binary only, no system service)
+  dnsmasq-base
+  # the export's readers (tests/integration/export_tools_test.cpp)
+  notmuch mutt
 )
 # Shared libraries of the installed program (the .deb's Depends, from dpkg-shlibdeps).
 runtime_packages=(
   libboost-program-options1.74.0 libssl3 zlib1g libspdlog1.10 libfmt9 libsqlite3-0 libzstd1
   libgmime-3.0-0 libglib2.0-0 libtomlplusplus3 libgumbo1 libstdc++6 libgcc-s1 libc6
+  libsystemd0
 )
 
 want_build=0 want_test=0 want_runtime=0
@@ -83,6 +92,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  # Postfix without a system configuration: no /etc/postfix/main.cf, so no system MTA on port 25.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Cyrus's imapd and pop3d: Debian's cyrus-imapd/cyrus-pop3d conflict with dovecot-imapd/-pop3d

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs the whole test suite:
 #   1. an ASan+UBSan build of everything, all unit and integration tests (real Dovecot) via CTest;
-#   2. a clang libFuzzer build of the parser fuzz targets (IMAP, POP3, MIME, search query), each run for
+#   2. a clang libFuzzer build of the parser fuzz targets (IMAP, POP3, SMTP, MIME, search query), each run for
 #      MV_FUZZ_SECONDS (20) from its transcript/corpus seeds.
 # Exits non-zero on any failure. .ci/run calls exactly this.
 set -euo pipefail

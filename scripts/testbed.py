@@ -159,7 +159,7 @@ state_dir = {d}/state
 instance_name = mailvault-testbed-{os.path.basename(d)}
 log_path = {d}/log/dovecot.log
 info_log_path = {d}/log/dovecot.info.log
-protocols = imap pop3
+protocols = imap pop3{' lmtp' if 'lmtp' in st['ports'] else ''}
 listen = 127.0.0.1
 ssl = yes
 ssl_cert = <{d}/tls/server.crt
@@ -213,6 +213,12 @@ service pop3-login {{
   }}
 }}
 """
+    if "lmtp" in st["ports"]:
+        # LMTP on loopback for the SMTP test bed (scripts/smtpbed.py delivers reports here);
+        # recipients are user@localhost, mailboxes are named by the local part.
+        conf += (f"service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n"
+                 f"    port = {st['ports']['lmtp']}\n  }}\n}}\n"
+                 "protocol lmtp {\n  auth_username_format = %Ln\n}\n")
     if root:
         conf += "default_login_user = dovenull\ndefault_internal_user = dovecot\n"
     else:
@@ -811,6 +817,8 @@ def cmd_start(a):
                     "pop3s": free_port()},
           "disabled_caps": a.disable_cap or [], "compress": not a.no_compress, "users": {},
           "special_use": a.special_use or [], "quota": a.quota}
+    if server == "dovecot" and os.path.exists("/usr/lib/dovecot/lmtp"):
+        st["ports"]["lmtp"] = free_port()  # dovecot-lmtpd: delivery for scripts/smtpbed.py
     make_tls(os.path.join(d, "tls"))
     seeds = {}
     for u in users:

@@ -202,6 +202,28 @@ struct key_spec {
 constexpr key_spec top_level_keys[] = {
     {"archive"}, {"parallel_accounts"}, {"zstd_level"}, {"log_level"},
     {"account"}, {"prune_rule"},        {"serve"},
+    {"report"},
+};
+
+constexpr key_spec report_keys[] = {
+    {"host"},
+    {"port"},
+    {"tls"},
+    {"allow_plaintext"},
+    {"user"},
+    {"auth"},
+    {"password_command"},
+    {"password_file"},
+    {"password_env"},
+    {"ca_file"},
+    {"fingerprint"},
+    {"tls_insecure_skip_verify"},
+    {"timeout_seconds"},
+    {"from"},
+    {"to"},
+    {"when"},
+    {"helo"},
+    {"spool_dir"},
 };
 
 constexpr key_spec serve_keys[] = {
@@ -241,6 +263,8 @@ constexpr key_spec account_keys[] = {
     {"compress", applies::imap},
     {"enable_qresync", applies::imap},
     {"folder_map", applies::imap},
+    {"watch_interval"},
+    {"watch_folders", applies::imap},
 };
 
 constexpr key_spec folder_map_keys[] = {{"source"}, {"target"}};
@@ -397,10 +421,123 @@ public:
                             "; write the web viewer's settings in a [serve] section");
             cfg.serve = read_serve(*n->as_table());
         }
+        if (const toml::node* n = root.get("report")) {
+            if (!n->is_table())
+                fail_at(n->source(), "report",
+                        std::string("expected a table, found ") + type_name(*n) +
+                            "; write the report settings in a [report] section");
+            cfg.report = read_report(*n->as_table());
+        }
         return cfg;
     }
 
 private:
+    // [report] (docs/reports.md): the relay, its TLS and login, sender, recipients, when.
+    report_settings read_report(const toml::table& t) {
+        report_settings r;
+        r.enabled = true;
+        check_keys(t, "report.", report_keys, nullptr);
+        r.host = require_string(t, "host", "report.host");
+        if (auto v = get_string(t, "tls", "report.tls")) {
+            if (*v == "starttls")
+                r.tls = tls_mode::starttls;
+            else if (*v == "implicit")
+                r.tls = tls_mode::implicit;
+            else if (*v == "none")
+                r.tls = tls_mode::plain;
+            else
+                fail_at(t.get("tls")->source(), "report.tls",
+                        quote(*v) + " is not a valid value; use one of: starttls, implicit, none");
+        }
+        r.port = r.tls == tls_mode::implicit ? 465 : 587;
+        if (auto v = get_int(t, "port", "report.port", 1, 65535))
+            r.port = static_cast<std::uint16_t>(*v);
+        if (auto v = get_bool(t, "allow_plaintext", "report.allow_plaintext"))
+            r.allow_plaintext = *v;
+        if (r.tls == tls_mode::plain && !r.allow_plaintext)
+            fail_at(t.get("tls")->source(), "report.tls",
+                    "\"none\" sends the report (and any password) unencrypted; use starttls or "
+                    "implicit, or add allow_plaintext = true for a trusted local relay");
+        if (auto v = get_string(t, "user", "report.user")) r.user = *v;
+        if (auto v = get_enum(t, "auth", "report.auth", auth_names)) {
+            if (*v == auth_mech::oauthbearer || *v == auth_mech::apop || *v == auth_mech::user)
+                fail_at(t.get("auth")->source(), "report.auth",
+                        "not an SMTP mechanism here; use auto, plain, login or xoauth2");
+            r.auth = *v;
+        }
+        int sources = 0;
+        for (password_kind kind :
+             {password_kind::command, password_kind::file, password_kind::env}) {
+            const char* k = to_string(kind);
+            std::string path = std::string("report.") + k;
+            auto s = get_string(t, k, path);
+            if (!s) continue;
+            if (++sources > 1)
+                fail_at(key_source(t, k), path,
+                        "more than one password source; keep exactly one of password_command, "
+                        "password_file, password_env");
+            r.password.kind = kind;
+            r.password.value =
+                kind == password_kind::file ? expand_path(*s, t, k, path).string() : *s;
+            r.password.origin = position_prefix(key_source(t, k), path);
+        }
+        if (sources > 0 && r.user.empty())
+            fail_at(t.source(), "report", "a password source without user; add user = \"...\"");
+        if (sources == 0 && !r.user.empty())
+            fail_at(t.source(), "report",
+                    "user without a password source; add password_command, password_file or "
+                    "password_env");
+        if (auto s = get_string(t, "ca_file", "report.ca_file")) {
+            r.ca_file = expand_path(*s, t, "ca_file", "report.ca_file");
+            std::error_code ec;
+            if (!fs::is_regular_file(r.ca_file, ec))
+                fail_at(t.get("ca_file")->source(), "report.ca_file",
+                        r.ca_file.string() +
+                            " does not exist or is not a file; fix the path or "
+                            "remove the key to use the system trust store");
+        }
+        if (auto s = get_string(t, "fingerprint", "report.fingerprint")) {
+            std::string hex;
+            for (char c : *s)
+                if (c != ':') hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+                fail_at(t.get("fingerprint")->source(), "report.fingerprint",
+                        "not a SHA-256 fingerprint; expected 64 hex digits (colons allowed)");
+            r.fingerprint = std::move(hex);
+        }
+        if (auto v = get_bool(t, "tls_insecure_skip_verify", "report.tls_insecure_skip_verify"))
+            r.tls_insecure_skip_verify = *v;
+        if (auto v = get_int(t, "timeout_seconds", "report.timeout_seconds", 1, 3600))
+            r.timeout = std::chrono::seconds(*v);
+        r.from = require_string(t, "from", "report.from");
+        auto to = get_string_list(t, "to", "report.to");
+        if (!to || to->empty())
+            fail_at(t.source(), "report.to",
+                    "no recipient; add to = [\"you@example.org\"] to the [report] section");
+        r.to = std::move(*to);
+        for (const auto& a : r.to)
+            if (a.find('@') == std::string::npos || a.find_first_of(" <>\r\n") != std::string::npos)
+                fail_at(t.get("to")->source(), "report.to",
+                        quote(a) + " is not a mail address; write user@domain");
+        if (r.from.find('@') == std::string::npos ||
+            r.from.find_first_of(" <>\r\n") != std::string::npos)
+            fail_at(t.get("from")->source(), "report.from",
+                    quote(r.from) + " is not a mail address; write user@domain");
+        if (auto v = get_string(t, "when", "report.when")) {
+            if (*v == "always")
+                r.when = report_when::always;
+            else if (*v == "failure")
+                r.when = report_when::failure;
+            else
+                fail_at(t.get("when")->source(), "report.when",
+                        quote(*v) + " is not a valid value; use one of: always, failure");
+        }
+        if (auto v = get_string(t, "helo", "report.helo")) r.helo = *v;
+        if (auto v = get_string(t, "spool_dir", "report.spool_dir"))
+            r.spool_dir = expand_path(*v, t, "spool_dir", "report.spool_dir");
+        return r;
+    }
+
     serve_settings read_serve(const toml::table& t) {
         serve_settings s;
         check_keys(t, "serve.", serve_keys, nullptr);
@@ -897,6 +1034,12 @@ private:
                 a.enable_qresync = *v;
             if (const toml::node* n = t.get("folder_map"))
                 a.folder_map = read_folder_map(*n, key("folder_map"));
+            if (auto v = get_string_list(t, "watch_folders", key("watch_folders"))) {
+                if (v->empty())
+                    fail_at(t.get("watch_folders")->source(), key("watch_folders"),
+                            "empty list; name at least one folder to IDLE on, e.g. [\"INBOX\"]");
+                a.watch_folders = std::move(*v);
+            }
         } else {
             a.folders = {"INBOX"};
             // A POP3 server locks the maildrop for the one session that opened it.
@@ -968,6 +1111,13 @@ private:
         if (auto v = get_int(t, "max_message_bytes", key("max_message_bytes"), 1024,
                              std::int64_t{16} * 1024 * 1024 * 1024))
             a.max_message_bytes = static_cast<std::uint64_t>(*v);
+
+        if (t.get("watch_interval")) {
+            a.watch_interval = parse_duration(t, "watch_interval", key("watch_interval"));
+            if (a.watch_interval.count() < 1)
+                fail_at(t.get("watch_interval")->source(), key("watch_interval"),
+                        "must be at least 1s; e.g. watch_interval = \"15m\"");
+        }
 
         account_name_.clear();
         return a;

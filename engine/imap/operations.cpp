@@ -36,6 +36,7 @@ next_action op_base::resume(io_result r) {
                 r.err ? r.err : mv::error(mv::errc::network, "IMAP: connection failed"));
         case io_kind::tls_done:
         case io_kind::deflate_started: on_special_done(); break;
+        case io_kind::quiet: on_quiet(); break;
     }
     return pump();
 }

@@ -46,6 +46,8 @@ protected:
     virtual literal_sink* sink() { return nullptr; }
     virtual void before_io() {}                   // chance to queue more commands (pipelining)
     virtual void on_special_done() { finish(); }  // after tls_handshake / start_deflate
+    // A read under quiet_limit() saw nothing for that long (IDLE). Default: keep reading.
+    virtual void on_quiet() {}
     // A complete response that does not parse; lets an operation say what it expected instead.
     virtual mv::error on_parse_error(const framed_response&, mv::error e) { return e; }
 

@@ -114,18 +114,22 @@ struct connection::impl {
             finished = true;
         });
         ioc.restart();
-        ioc.run_for(limit ? std::min(*limit, ep.timeout) : ep.timeout);
+        ioc.run_for(limit ? (quiet_read ? *limit : std::min(*limit, ep.timeout)) : ep.timeout);
         if (!finished) {
             error_code ignore;
             sock.cancel(ignore);
             ioc.restart();
             ioc.run();
+            // Completed between the deadline and the cancel: what arrived is not thrown away
+            // (a quiet read goes on using the connection).
+            if (finished && !result && n > 0) return result;
             return asio::error::timed_out;
         }
         return result;
     }
 
     mv::error fail(mv::error e) {
+        if (rec && !dead) rec->event("connection failed: " + e.message);
         dead = e;
         error_code ignore;
         sock.close(ignore);
@@ -133,6 +137,13 @@ struct connection::impl {
     }
 
     std::string where() const { return ep.host + ":" + std::to_string(ep.port); }
+
+    std::string tls_event() const {
+        if (ep.tls_opts.insecure_skip_verify)
+            return "TLS established; certificate NOT verified (tls_insecure_skip_verify)";
+        return !ep.tls_opts.fingerprint.empty() ? "TLS established; certificate matches the pin"
+                                                : "TLS established; certificate verified";
+    }
 
     mv::error net_error(const error_code& ec, const char* doing) {
         if (cancelled) return mv::error(errc::cancelled, "cancelled while " + std::string(doing));
@@ -256,6 +267,8 @@ struct connection::impl {
             n, read_limit);
     }
     std::optional<std::chrono::milliseconds> read_limit;  // what is left of the progress deadline
+    bool quiet_read = false;  // read_limit is an operation's quiet_limit(), not capped by timeout
+    std::unique_ptr<trace::recorder> rec;  // --trace: what was written and read, redacted
 
     error_code write_all(const char* d, std::size_t len) {
         std::size_t n = 0;
@@ -340,6 +353,7 @@ connection::connection(std::unique_ptr<impl> p) : p_(std::move(p)) {
 
 connection::~connection() {
     if (p_) remove_stop_callback(p_->stop_id);
+    if (p_ && p_->rec) p_->rec->event("closed");
     if (p_ && p_->tls && !p_->dead) {
         // Best effort close_notify, bounded by a short timeout; never throws.
         p_->ep.timeout = std::chrono::milliseconds(200);
@@ -479,6 +493,7 @@ mv::error connection::run(operation& op) {
                     // The operation must finish on failure; report the network error either way.
                     return a.kind == action_kind::done && a.err ? a.err : e;
                 }
+                if (s.rec) s.rec->bytes(trace::direction::sent, a.data);
                 pc.restart();
                 a = op.resume(io_result::written());
                 break;
@@ -486,6 +501,27 @@ mv::error connection::run(operation& op) {
             case action_kind::read: {
                 std::string_view got;
                 mv::error e;
+                if (auto quiet = op.quiet_limit()) {
+                    // IDLE: silence is expected; only a stop request or a dead socket ends it.
+                    s.read_limit = std::max(*quiet, std::chrono::milliseconds(1));
+                    s.quiet_read = true;
+                    e = s.next_read(got);
+                    s.quiet_read = false;
+                    s.read_limit.reset();
+                    if (e.code == errc::timeout && !s.cancelled) {
+                        a = op.resume(io_result::quiet());
+                        break;
+                    }
+                    if (e) {
+                        s.fail(e);
+                        a = op.resume(io_result::failed(e));
+                        return a.kind == action_kind::done && a.err ? a.err : e;
+                    }
+                    if (s.rec) s.rec->bytes(trace::direction::received, got);
+                    pc.restart();
+                    a = op.resume(io_result::read(got));
+                    break;
+                }
                 auto left = pc.budget();
                 if (left.count() <= 0 && pc.stray() > 0) {
                     e = stalled();
@@ -502,6 +538,7 @@ mv::error connection::run(operation& op) {
                     a = op.resume(io_result::failed(e));
                     return a.kind == action_kind::done && a.err ? a.err : e;
                 }
+                if (s.rec) s.rec->bytes(trace::direction::received, got);
                 pc.got(got);
                 a = op.resume(io_result::read(got));
                 break;
@@ -517,6 +554,7 @@ mv::error connection::run(operation& op) {
                     op.resume(io_result::failed(e));
                     return e;
                 }
+                if (s.rec) s.rec->event(s.tls_event());
                 pc.restart();
                 a = op.resume(io_result::tls_done());
                 break;
@@ -526,6 +564,7 @@ mv::error connection::run(operation& op) {
                     s.zlib = std::make_unique<deflate_layer>();
                     if (!s.zlib->ok) return s.fail(mv::error(errc::internal, "zlib init failed"));
                 }
+                if (s.rec) s.rec->event("COMPRESS=DEFLATE started");
                 pc.restart();
                 a = op.resume(io_result::deflate_started());
                 break;
@@ -540,6 +579,11 @@ bool connection::tls_active() const {
 
 const io_counters& connection::counters() const {
     return p_->counters;
+}
+
+void connection::set_recorder(std::unique_ptr<trace::recorder> r) {
+    p_->rec = std::move(r);
+    if (p_->rec && p_->tls) p_->rec->event(p_->tls_event());
 }
 
 void connection::cancel() {

@@ -44,7 +44,8 @@ next_action exchange_op::resume(io_result r) {
     started_ = true;
     switch (r.kind) {
         case io_kind::start:
-        case io_kind::written: break;
+        case io_kind::written:
+        case io_kind::quiet: break;  // POP3 never asks for a quiet read
         case io_kind::read:
             if (auto e = process(r.bytes)) return fail(std::move(e));
             break;

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 
+#include "mailvault/trace.hpp"
+
 namespace mv::sync {
 
 std::string account_prefix(const config::account& acct) {
@@ -55,7 +57,7 @@ bool is_local_network_host(const std::string& host) {
     throw mv::failure(e.code, account_prefix(acct) + doing + ": " + e.message + hint);
 }
 
-std::unique_ptr<net::connection> connect(const config::account& acct) {
+std::unique_ptr<net::connection> connect(const config::account& acct, bool pop3) {
     mv::error err;
     spdlog::debug("{}connecting ({})", account_prefix(acct),
                   acct.tls == config::tls_mode::implicit   ? "TLS"
@@ -63,6 +65,11 @@ std::unique_ptr<net::connection> connect(const config::account& acct) {
                                                            : "plain");
     auto conn = net::connection::open(endpoint_for(acct), err);
     if (!conn) throw mv::failure(err.code, account_prefix(acct) + err.message);
+    if (trace::enabled()) {
+        const std::string label = "account '" + acct.name + "' " + (pop3 ? "pop3 " : "imap ") +
+                                  acct.host + ":" + std::to_string(acct.port);
+        conn->set_recorder(pop3 ? trace::for_pop3(label) : trace::for_imap(label));
+    }
     spdlog::debug("{}connected{}", account_prefix(acct),
                   conn->tls_active() ? ", TLS verified" : "");
     return conn;
@@ -72,7 +79,7 @@ std::unique_ptr<net::connection> connect(const config::account& acct) {
 
 imap_session open_imap(const config::account& acct, const std::string& password) {
     imap_session s;
-    s.conn = connect(acct);
+    s.conn = connect(acct, false);
     imap::limits lim;
     lim.max_literal = acct.max_message_bytes;
     s.client = std::make_unique<imap::client>(*s.conn, lim);
@@ -152,7 +159,7 @@ imap_session open_imap(const config::account& acct, const std::string& password)
 
 pop3_session open_pop3(const config::account& acct, const std::string& password) {
     pop3_session s;
-    s.conn = connect(acct);
+    s.conn = connect(acct, true);
     pop3::limits lim;
     lim.max_message = acct.max_message_bytes;
     s.client = std::make_unique<pop3::client>(*s.conn, lim);

@@ -374,6 +374,7 @@ public:
         : acct_(acct), ar_(ar), opts_(opts), rep_(rep) {}
 
     void run();
+    bool listed() const { return listed_; }
 
 private:
     void log(const std::string& s) {
@@ -388,6 +389,8 @@ private:
     void worker(imap_session* first);
     void sync_folder(imap_session& s, const folder_job& job, folder_report& fr);
     bool unchanged(const folder_job& job, folder_report& fr);
+    std::int64_t estimate(const folder_job& job);
+    void count_expected(const folder_ctx& x);
     // The phases of one folder, in order (sync_folder strings them together).
     void open_folder(folder_ctx& x);
     bool examine(imap_session& s, folder_ctx& x);
@@ -428,6 +431,8 @@ private:
 
     std::mutex queue_mu_, report_mu_;
     std::deque<std::pair<folder_job, std::size_t>> queue_;  // job, index into rep_.folders
+    std::map<std::string, std::int64_t> estimates_;         // progress: messages guessed per folder
+    bool listed_ = false;  // progress: this account's total is in expected_messages
     std::map<std::string, imap::status_info> statuses_;
     mv::error fatal_;  // first account-level error of a worker
 };
@@ -472,6 +477,26 @@ void account_sync::list_folders(imap_session& s, std::vector<folder_job>& jobs,
             statuses[j.entry.name] = st;
         }
     }
+}
+
+// Messages the folder probably has that the archive lacks: what the server holds now minus what
+// it held at the last completed sync (all of it for a new folder or a new UIDVALIDITY).
+std::int64_t account_sync::estimate(const folder_job& job) {
+    auto it = statuses_.find(job.entry.name);
+    if (it == statuses_.end() || !it->second.messages) return 0;
+    const auto now = static_cast<std::int64_t>(*it->second.messages);
+    if (!account_id_) return now;
+    std::lock_guard lk(ar_.mu);
+    auto ms = ar_.a.find_mailbox(account_id_, job.entry.name);
+    if (!ms || !ms->server_messages || ms->uidvalidity != it->second.uidvalidity) return now;
+    return std::max<std::int64_t>(0, now - *ms->server_messages);
+}
+
+void account_sync::count_expected(const folder_ctx& x) {
+    if (!opts_.progress) return;
+    auto it = estimates_.find(x.job.entry.name);
+    const std::int64_t guessed = it == estimates_.end() ? 0 : it->second;
+    opts_.progress->expected_messages += static_cast<std::int64_t>(x.to_fetch.size()) - guessed;
 }
 
 bool account_sync::unchanged(const folder_job& job, folder_report& fr) {
@@ -526,9 +551,18 @@ void account_sync::run() {
         if (unchanged(jobs[i], rep_.folders[i])) continue;
         queue_.emplace_back(jobs[i], i);
     }
-    if (opts_.progress) opts_.progress->folders_total += static_cast<std::int64_t>(jobs.size());
-    if (opts_.progress)
+    if (opts_.progress) {
+        opts_.progress->folders_total += static_cast<std::int64_t>(jobs.size());
         opts_.progress->folders_done += static_cast<std::int64_t>(jobs.size() - queue_.size());
+        // The display knows its total before counting starts: an estimate per folder from the
+        // LIST-STATUS counts, replaced by the exact number once the folder knows what it fetches.
+        std::int64_t total = 0;
+        for (const auto& [job, index] : queue_)
+            total += (estimates_[job.entry.name] = estimate(job));
+        opts_.progress->expected_messages += total;
+        opts_.progress->listed_accounts += 1;
+        listed_ = true;
+    }
 
     // The first session works too; extra sessions only when there is more than one folder.
     const std::size_t extra =
@@ -861,8 +895,7 @@ void account_sync::gather_changes(imap_session& s, folder_ctx& x) {
         if (u > last_known) x.to_fetch.push_back(u);
     std::sort(x.to_fetch.begin(), x.to_fetch.end());
     x.to_fetch.erase(std::unique(x.to_fetch.begin(), x.to_fetch.end()), x.to_fetch.end());
-    if (opts_.progress)
-        opts_.progress->expected_messages += static_cast<std::int64_t>(x.to_fetch.size());
+    count_expected(x);
 }
 
 // A full UID/FLAGS listing up to the UIDNEXT seen at EXAMINE: it names every message (so also
@@ -944,8 +977,7 @@ void account_sync::diff_with_archive(folder_ctx& x) {
     auto d = diff_uids(x.archived_live, x.server_uids);
     for (auto u : d.vanished) x.vanished.push_back(u);
     x.to_fetch = std::move(d.unknown);  // new UIDs and any hole a killed run left
-    if (opts_.progress)
-        opts_.progress->expected_messages += static_cast<std::int64_t>(x.to_fetch.size());
+    count_expected(x);
 }
 
 void account_sync::apply_changes(folder_ctx& x) {
@@ -1297,6 +1329,8 @@ account_report sync_imap_account(const config::account& acct, shared_archive& ar
     } catch (const mv::failure& f) {
         rep.err = f.err;
     }
+    // An account that failed before listing its folders adds nothing more to the total.
+    if (opts.progress && !s.listed()) opts.progress->listed_accounts += 1;
     return rep;
 }
 

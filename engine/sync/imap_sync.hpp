@@ -112,7 +112,9 @@ struct account_report {
 struct progress_counters {
     std::atomic<std::int64_t> folders_done{0}, folders_total{0};
     std::atomic<std::int64_t> messages{0}, bytes{0};
+    // Estimated from the folder listings when an account starts, then corrected per folder.
     std::atomic<std::int64_t> expected_messages{0}, expected_bytes{0};
+    std::atomic<std::int64_t> listed_accounts{0};  // accounts whose folders are listed
 };
 
 struct sync_options {

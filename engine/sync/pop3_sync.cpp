@@ -269,6 +269,7 @@ account_report sync_pop3_account(const config::account& acct, shared_archive& ar
     auto log = [&](const std::string& s) {
         if (opts.log) opts.log(acct.name + ": " + s);
     };
+    bool counted = false;  // the progress display's total, once
     try {
         const std::string password = config::resolve_password(acct);
         auto s = open_pop3(acct, password);
@@ -389,6 +390,13 @@ account_report sync_pop3_account(const config::account& acct, shared_archive& ar
             plan = plan_pop3_fetch(listed, archived, policy, &tops);
         }
         for (const auto& n : plan.notes) log(n);
+        if (opts.progress && !counted) {
+            counted = true;
+            opts.progress->folders_total += 1;
+            opts.progress->expected_messages += static_cast<std::int64_t>(plan.fetch.size());
+            opts.progress->expected_bytes += static_cast<std::int64_t>(plan.fetch_bytes);
+            opts.progress->listed_accounts += 1;
+        }
 
         // --- download: new messages, reused UIDLs, and every deletion candidate (re-proved)
         const auto dur = deleting ? archive::durability::full : archive::durability::normal;
@@ -523,6 +531,8 @@ account_report sync_pop3_account(const config::account& acct, shared_archive& ar
     } catch (const mv::failure& f) {
         rep.err = f.err;
     }
+    if (opts.progress && counted) opts.progress->folders_done += 1;
+    if (opts.progress && !counted) opts.progress->listed_accounts += 1;
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return rep;
 }

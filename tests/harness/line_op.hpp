@@ -24,7 +24,8 @@ public:
             case io_kind::start: return next_action::read();
             case io_kind::failed: return next_action::finish(r.err);
             case io_kind::tls_done: return send_next();
-            case io_kind::written: return next_action::read();
+            case io_kind::written:
+            case io_kind::quiet: return next_action::read();
             case io_kind::deflate_started:
                 return next_action::finish({errc::internal, "no deflate"});
             case io_kind::read: {

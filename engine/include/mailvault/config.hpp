@@ -76,6 +76,10 @@ struct account {
     bool allow_plaintext = false;
     std::chrono::seconds timeout{60};
     std::uint64_t max_message_bytes = default_max_message_bytes;
+    // `mailvault watch` (docs/watch.md): IMAP: a full sync this often besides IDLE/NOTIFY;
+    // POP3: the poll interval.
+    std::chrono::seconds watch_interval{900};
+    std::vector<std::string> watch_folders{"INBOX"};  // IMAP: IDLE on these without NOTIFY
 
     // POP3 only.
     pop3_delete delete_policy = pop3_delete::keep;
@@ -114,6 +118,28 @@ struct serve_settings {
     std::vector<serve_user> users;
 };
 
+// The [report] section: run reports and alerts by mail (docs/reports.md). Absent: no reports.
+enum class report_when { always, failure };
+struct report_settings {
+    bool enabled = false;  // the section is present
+    std::string host;      // the relay (submission server)
+    std::uint16_t port = 587;
+    tls_mode tls = tls_mode::starttls;      // "starttls" | "implicit" | "none" (plain)
+    bool allow_plaintext = false;           // required for tls = "none" (and for AUTH without TLS)
+    std::string user;                       // empty: no AUTH
+    auth_mech auth = auth_mech::automatic;  // auto, plain, login, xoauth2
+    password_source password;               // only with user
+    std::filesystem::path ca_file;
+    std::string fingerprint;
+    bool tls_insecure_skip_verify = false;
+    std::chrono::seconds timeout{60};
+    std::string from;
+    std::vector<std::string> to;
+    report_when when = report_when::always;
+    std::string helo;                 // EHLO name; empty: this host's name
+    std::filesystem::path spool_dir;  // empty: <archive>.d/reports
+};
+
 struct config {
     std::filesystem::path source;   // the file it was loaded from
     std::filesystem::path archive;  // expanded, absolute
@@ -123,6 +149,7 @@ struct config {
     std::vector<account> accounts;
     std::vector<prune_rule> prune;  // [[prune_rule]] tables, in file order
     serve_settings serve;           // [serve]
+    report_settings report;         // [report]
 
     // nullptr when no account has that name.
     const account* find(std::string_view account_name) const noexcept;

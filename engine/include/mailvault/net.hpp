@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "mailvault/trace.hpp"
 #include "mailvault/transport.hpp"
 
 namespace mv::net {
@@ -59,6 +60,9 @@ public:
     const io_counters& counters() const;
     // Closes the socket at once (from any thread); a run() in progress fails with `cancelled`.
     void cancel();
+    // From now on, every application-level byte written and read (after TLS, after inflate) and
+    // the connection's events go to `r` (the `--trace` file; mailvault/trace.hpp).
+    void set_recorder(std::unique_ptr<trace::recorder> r);
 
     struct impl;
 

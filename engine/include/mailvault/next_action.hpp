@@ -6,6 +6,7 @@
 // drive them with scripts (expect this write, feed this read), split at every byte.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -35,7 +36,9 @@ struct next_action {
     static next_action finish(mv::error e = {}) { return {action_kind::done, {}, std::move(e)}; }
 };
 
-enum class io_kind { start, read, written, tls_done, deflate_started, failed };
+// quiet: a read asked for under operation::quiet_limit() saw no byte for that long (IMAP IDLE
+// waiting for events); the connection is still usable.
+enum class io_kind { start, read, written, tls_done, deflate_started, failed, quiet };
 
 struct io_result {
     io_kind kind = io_kind::start;
@@ -48,6 +51,7 @@ struct io_result {
     static io_result tls_done() { return {io_kind::tls_done, {}, {}}; }
     static io_result deflate_started() { return {io_kind::deflate_started, {}, {}}; }
     static io_result failed(mv::error e) { return {io_kind::failed, {}, std::move(e)}; }
+    static io_result quiet() { return {io_kind::quiet, {}, {}}; }
 };
 
 // Anything the runner can drive.
@@ -61,6 +65,13 @@ public:
     // timeout, however many bytes trickle in meanwhile. nullopt: the operation does not say, and
     // the runner counts a read containing a line feed, or another 16 KiB read, as progress.
     virtual std::optional<std::uint64_t> progress() const noexcept { return std::nullopt; }
+    // Waiting on purpose (IMAP IDLE): when set, a `read` waits up to this long for the first
+    // byte, without the endpoint's per-step timeout or the progress deadline; if nothing
+    // arrives the operation is resumed with io_result::quiet() and the connection stays usable
+    // (it may then write DONE). A stop request still ends the wait at once (errc::cancelled).
+    virtual std::optional<std::chrono::milliseconds> quiet_limit() const noexcept {
+        return std::nullopt;
+    }
 };
 
 }  // namespace mv

@@ -1,0 +1,20 @@
+# cmake -DSRC=<dir>[;<dir>...] -DOUT=<seed dir> -P seed-smtp.cmake
+# Each SMTP transcript *.txt (one server reply, or several) becomes one seed: LF converted to CRLF
+# and a leading byte choosing the chunk size (fuzz_smtp_reply.cpp): "Z" (0x5a: 27-byte chunks).
+file(MAKE_DIRECTORY ${OUT})
+set(n 0)
+foreach(dir ${SRC})
+  file(GLOB_RECURSE files ${dir}/*.txt)
+  foreach(f ${files})
+    file(READ ${f} text)
+    string(REPLACE "\r\n" "\n" text "${text}")
+    string(REPLACE "\n" "\r\n" text "${text}")
+    string(MD5 h "${f}")
+    get_filename_component(base ${f} NAME_WE)
+    file(WRITE ${OUT}/${base}-${h} "Z${text}")
+    math(EXPR n "${n} + 1")
+  endforeach()
+endforeach()
+if(n EQUAL 0)
+  message(FATAL_ERROR "seed-smtp.cmake: no transcripts under ${SRC}")
+endif()
