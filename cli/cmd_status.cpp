@@ -8,6 +8,7 @@
 #include "cli.hpp"
 #include "common.hpp"
 #include "mailvault/units.hpp"
+#include "sync/watch.hpp"
 
 namespace mv::cli {
 namespace {
@@ -35,6 +36,7 @@ int run_status(const std::vector<std::string>& args) {
     warn_if_exposed(path);
     auto stats = arch->stats();
     auto totals = arch->totals();
+    const auto watcher = sync::running_watcher(path);  // `mailvault watch` holds its lock
     // Mailbox states (UIDVALIDITY, last sync) by account and name.
     std::map<std::pair<std::string, std::string>, archive::mailbox_state> states;
     struct account_summary {
@@ -121,6 +123,8 @@ int run_status(const std::vector<std::string>& args) {
                               {"stored_bytes", totals.stored_bytes},
                               {"entries", totals.entries},
                               {"dictionaries", totals.dictionaries}};
+        out["watcher"] = watcher ? nlohmann::json{{"pid", watcher->pid}, {"since", watcher->since}}
+                                 : nlohmann::json();
         std::cout << out.dump(2) << "\n";
     } else {
         t.print(stdout);
@@ -146,6 +150,11 @@ int run_status(const std::vector<std::string>& args) {
             static_cast<long long>(totals.contents), static_cast<long long>(totals.entries),
             size(totals.raw_bytes).c_str(), size(totals.stored_bytes).c_str(), ratio,
             static_cast<long long>(totals.dictionaries));
+        if (watcher)
+            std::printf("watcher running since %s UTC (pid %lld)\n", when(watcher->since).c_str(),
+                        static_cast<long long>(watcher->pid));
+        else
+            std::printf("no watcher running (`mailvault watch`)\n");
     }
     return exit_ok;
 }

@@ -108,6 +108,7 @@ expected=(
   /usr/share/fish/vendor_completions.d/mailvault.fish
   /usr/lib/systemd/user/mailvault-sync.service
   /usr/lib/systemd/user/mailvault-sync.timer
+  /usr/lib/systemd/user/mailvault-watch.service
   /usr/share/doc/mailvault/copyright
   /usr/share/doc/mailvault/changelog.gz
   /usr/share/doc/mailvault/README.md
@@ -214,11 +215,12 @@ ok "completion scripts parse"
 if command -v systemd-analyze >/dev/null; then
   mkdir -p "$tmp/units" "$tmp/runtime"
   chmod 700 "$tmp/runtime"
-  for u in mailvault-sync.service mailvault-sync.timer; do
+  for u in mailvault-sync.service mailvault-sync.timer mailvault-watch.service; do
     sed "s|/usr/bin/mailvault|$bin|" "$root/usr/lib/systemd/user/$u" >"$tmp/units/$u"
   done
   if ! XDG_RUNTIME_DIR=$tmp/runtime systemd-analyze verify --user --man=no \
-    "$tmp/units/mailvault-sync.service" "$tmp/units/mailvault-sync.timer" >"$tmp/sa" 2>&1; then
+    "$tmp/units/mailvault-sync.service" "$tmp/units/mailvault-sync.timer" \
+    "$tmp/units/mailvault-watch.service" >"$tmp/sa" 2>&1; then
     cat "$tmp/sa" >&2
     fail "systemd-analyze verify rejects the units"
   elif [ -s "$tmp/sa" ]; then

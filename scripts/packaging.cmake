@@ -99,6 +99,15 @@ install(CODE "
   file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${MAILVAULT_SYSTEMD_USER_UNIT_DIR}\"
        TYPE FILE PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
        FILES \"${MV_PKG_OUT}/install/mailvault-sync.service\")")
+# The same for the watcher's unit (`mailvault watch`, docs/watch.md).
+install(CODE "
+  file(READ \"${MV_PKG_SOURCE_DIR}/scripts/systemd/mailvault-watch.service\" _mv_unit)
+  string(REPLACE \"/usr/bin/mailvault\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/mailvault\"
+         _mv_unit \"\${_mv_unit}\")
+  file(WRITE \"${MV_PKG_OUT}/install/mailvault-watch.service\" \"\${_mv_unit}\")
+  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${MAILVAULT_SYSTEMD_USER_UNIT_DIR}\"
+       TYPE FILE PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+       FILES \"${MV_PKG_OUT}/install/mailvault-watch.service\")")
 
 # --- Documentation, the example config, copyright and changelog ---
 file(GLOB MV_DOC_FILES CONFIGURE_DEPENDS ${MV_PKG_SOURCE_DIR}/docs/*.md

@@ -23,7 +23,10 @@ echo "== tests: unit + integration"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 set +e
-(cd build/asan && ctest --output-on-failure -j "$jobs" --timeout 600) 2>&1 | tee build/ctest.log
+# One more test process than cores: most integration tests spend their time waiting for a
+# server (Dovecot, Cyrus, Postfix) to start or answer.
+ctest_jobs=${MV_CTEST_JOBS:-$((jobs + 1))}
+(cd build/asan && ctest --output-on-failure -j "$ctest_jobs" --timeout 600) 2>&1 | tee build/ctest.log
 ctest_rc=${PIPESTATUS[0]}
 set -e
 

@@ -754,6 +754,22 @@ mv::error client::idle_done() {
     return run(op);
 }
 
+mv::error client::idle(const idle_options& o, idle_op::event_fn on_event, bool* restarted) {
+    if (!s_.caps.has("IDLE")) return unsupported("IDLE");
+    idle_op op(s_, o, std::move(on_event));
+    auto e = run(op);
+    if (restarted) *restarted = op.restarted;
+    return e;
+}
+
+mv::error client::notify(std::string_view spec) {
+    if (!s_.caps.has("NOTIFY")) return unsupported("NOTIFY");
+    auto tag = s_.next_tag();
+    // The spec is built by us (notify_set_watch): parentheses and atoms, sent as is.
+    command_op op(s_, {{tag, "NOTIFY", {tag + " " + std::string(spec) + "\r\n"}}});
+    return run(op);
+}
+
 mv::error client::logout() {
     auto tag = s_.next_tag();
     command_builder b(s_.wcaps(), tag, "LOGOUT");

@@ -138,6 +138,12 @@ public:
     mv::error idle_begin();
     mv::error idle_wait();  // returns once at least one untagged response arrived (see events())
     mv::error idle_done();
+    // A watcher's IDLE (idle_op): each change goes to on_event while idling; returns after DONE
+    // (idle_options::restart_after passed, or the first event with return_on_event) or with the
+    // error. *restarted (when given): it ended at the deadline. Without IDLE: errc::unsupported.
+    mv::error idle(const idle_options& o, idle_op::event_fn on_event, bool* restarted = nullptr);
+    // NOTIFY <spec> (RFC 5465), e.g. notify_set_watch. Without NOTIFY: errc::unsupported.
+    mv::error notify(std::string_view spec);
     mv::error logout();
 
     const capabilities& caps() const { return s_.caps; }

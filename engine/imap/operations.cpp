@@ -343,6 +343,117 @@ void idle_done_op::on_response(const response& r) {
     default_untagged(r);
 }
 
+// ---------------------------------------------------------------- idle_op
+
+idle_op::idle_op(session& s, idle_options o, event_fn on_event)
+    : op_base(s), opts_(std::move(o)), on_event_(std::move(on_event)) {}
+
+std::chrono::steady_clock::time_point idle_op::now() const {
+    return opts_.clock ? opts_.clock() : std::chrono::steady_clock::now();
+}
+
+std::optional<std::chrono::milliseconds> idle_op::quiet_limit() const noexcept {
+    // Only the wait between '+' and DONE is silent on purpose; the '+' and the tagged OK after
+    // DONE are ordinary answers under the ordinary timeout.
+    if (phase_ != phase::idling) return std::nullopt;
+    try {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now());
+        return std::max(left, std::chrono::milliseconds(0));
+    } catch (...) {
+        return std::chrono::milliseconds(0);
+    }
+}
+
+void idle_op::begin() {
+    tag_ = s_.next_tag();
+    s_.idle_tag = tag_;
+    send(tag_, {tag_ + " IDLE\r\n"});
+}
+
+void idle_op::on_continuation(const response&) {
+    if (phase_ != phase::wait_plus)
+        return finish(mv::error(mv::errc::protocol, "IMAP: unexpected '+' during IDLE"));
+    phase_ = phase::idling;
+    deadline_ = now() + opts_.restart_after;
+}
+
+void idle_op::on_quiet() {
+    if (phase_ == phase::idling && now() >= deadline_) {
+        restarted = true;
+        send_done();
+    }
+}
+
+void idle_op::send_done() {
+    if (phase_ != phase::idling) return;
+    phase_ = phase::done_sent;
+    send_raw("DONE\r\n");
+}
+
+void idle_op::report(idle_event ev) {
+    ++events;
+    if (on_event_) {
+        try {
+            on_event_(ev);
+        } catch (...) {
+            return finish(mv::error(mv::errc::internal, "IMAP: IDLE event handler failed"));
+        }
+    }
+    if (opts_.return_on_event) send_done();
+}
+
+void idle_op::on_response(const response& r) {
+    using k = idle_event::kind;
+    if (r.type == resp_type::tagged) {
+        s_.idle_tag.clear();
+        if (auto e = tagged_status(r, "IDLE")) return finish(std::move(e));
+        // An OK before our DONE: the server ended IDLE on its own (some proxies do at their own
+        // limit). Not an error: the caller simply idles again.
+        if (phase_ == phase::wait_plus)
+            return finish(mv::error(mv::errc::protocol, "IMAP: IDLE completed without '+'"));
+        if (phase_ == phase::idling) restarted = true;
+        return finish();
+    }
+    if (r.status != resp_status::none) {
+        if (r.has_code("NOTIFICATIONOVERFLOW")) return report({k::overflow, {}, {}});
+        return default_untagged(r);  // keep-alives ("* OK Still here"), ALERT, CAPABILITY
+    }
+    const auto n = r.number ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(
+                                  std::min<std::uint64_t>(*r.number, 0xffffffffu)))
+                            : std::nullopt;
+    if (n && r.is_data("EXISTS")) {
+        s_.events.exists = *n;
+        return report({k::exists, {}, n});
+    }
+    if (n && r.is_data("EXPUNGE")) return report({k::expunge, {}, n});
+    if (n && r.is_data("RECENT")) {
+        s_.events.recent = *n;  // always comes with EXISTS, which is the event
+        return;
+    }
+    if (n && r.is_data("FETCH")) {
+        fetch_attrs f;
+        if (auto e = parse_fetch(r, f)) return finish(std::move(e));
+        return report({k::flags, {}, n});
+    }
+    if (r.is_data("VANISHED")) {
+        vanished_info v;
+        if (auto e = parse_vanished(r, v)) return finish(std::move(e));
+        if (!v.earlier) report({k::vanished, {}, {}});
+        return;
+    }
+    if (r.is_data("STATUS")) {
+        status_info st;
+        if (auto e = parse_status(r, st)) return finish(std::move(e));
+        return report({k::status, decode_mailbox_name(st.mailbox, s_.utf8), {}});
+    }
+    if (r.is_data("LIST")) {
+        list_entry le;
+        if (auto e = parse_list(r, le)) return finish(std::move(e));
+        return report({k::mailbox, decode_mailbox_name(le.name, s_.utf8), {}});
+    }
+    default_untagged(r);
+}
+
 // ---------------------------------------------------------------- fetch_op
 
 fetch_op::fetch_op(session& s, const fetch_request& req, fetch_sink& sink)

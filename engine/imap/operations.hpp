@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -166,6 +167,75 @@ private:
     void begin() override;
     void on_response(const response& r) override;
 };
+
+// ---- IDLE for a long-running watcher (RFC 2177, RFC 5465 NOTIFY) ----
+
+// A change the server announced while idling. `mailbox` is empty for the selected mailbox and
+// the (UTF-8) name of another one for NOTIFY's STATUS and LIST answers.
+struct idle_event {
+    enum class kind {
+        exists,    // * n EXISTS (new mail, or the count after expunges)
+        expunge,   // * n EXPUNGE
+        flags,     // * n FETCH (flag / modseq change)
+        vanished,  // * VANISHED (QRESYNC)
+        status,    // * STATUS mbox (...): NOTIFY MessageNew/MessageExpunge in another mailbox
+        mailbox,   // * LIST ...: NOTIFY MailboxName (created, deleted, renamed)
+        overflow,  // * OK [NOTIFICATIONOVERFLOW]: the server stopped notifying; resync all
+    };
+    kind k = kind::exists;
+    std::string mailbox;
+    std::optional<std::uint32_t> number;  // EXISTS count, EXPUNGE / FETCH sequence number
+};
+
+struct idle_options {
+    // RFC 2177: a server may drop a client idling 30 minutes; DONE and end before that. The
+    // watcher then issues IDLE again on the same connection.
+    std::chrono::milliseconds restart_after{std::chrono::minutes(25)};
+    // DONE at the first event instead of reporting events while idling on.
+    bool return_on_event = false;
+    // The clock the restart deadline is measured on (tests drive time by hand).
+    std::function<std::chrono::steady_clock::time_point()> clock;
+};
+
+// Flow: send "tag IDLE" -> wait for '+' (ordinary timeout) -> idle: every untagged change goes to
+// on_event as it arrives (the operation stays in IDLE), asking the runner for a quiet read
+// (quiet_limit: what is left until restart_after) so silence is not a timeout -> at the deadline
+// (or the first event with return_on_event) write DONE -> wait for the tagged OK (ordinary
+// timeout) -> done. A stop request cancels the connection and ends the wait at once. Events are
+// not stored in the session (a month of idling would pile them up): the caller gets each once.
+// on_event must not throw; an exception is caught and ends the operation with errc::internal.
+class idle_op : public op_base {
+public:
+    using event_fn = std::function<void(const idle_event&)>;
+    idle_op(session& s, idle_options o, event_fn on_event);
+
+    std::optional<std::chrono::milliseconds> quiet_limit() const noexcept override;
+    std::uint64_t events = 0;  // events reported
+    bool restarted = false;    // ended because restart_after passed (not because of an event)
+
+private:
+    enum class phase { wait_plus, idling, done_sent };
+    void begin() override;
+    void on_continuation(const response& r) override;
+    void on_response(const response& r) override;
+    void on_quiet() override;
+    void send_done();
+    void report(idle_event ev);
+    std::chrono::steady_clock::time_point now() const;
+
+    idle_options opts_;
+    event_fn on_event_;
+    phase phase_ = phase::wait_plus;
+    std::string tag_;
+    std::chrono::steady_clock::time_point deadline_{};
+};
+
+// NOTIFY SET for a watcher: changes in the selected mailbox as untagged EXISTS/EXPUNGE/FETCH,
+// new and expunged mail in every other personal mailbox as STATUS, created/deleted/renamed
+// mailboxes as LIST (RFC 5465 section 3).
+inline constexpr std::string_view notify_set_watch =
+    "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) "
+    "(personal (MessageNew MessageExpunge MailboxName))";
 
 // ---- pipelined UID FETCH ----
 

@@ -21,7 +21,7 @@ namespace mv::test {
 
 class script {
 public:
-    enum class kind { write, read, tls, deflate };
+    enum class kind { write, read, tls, deflate, quiet };
     struct step {
         kind k;
         std::string bytes;
@@ -37,6 +37,8 @@ public:
     script& read(std::string_view b) { return add(kind::read, b, false); }
     script& tls() { return add(kind::tls, "", false); }
     script& deflate() { return add(kind::deflate, "", false); }
+    // The server stays silent through a read under operation::quiet_limit() (IDLE).
+    script& quiet() { return add(kind::quiet, "", false); }
 
     std::vector<step> steps;
 
@@ -83,6 +85,15 @@ public:
                     a = op.resume(mv::io_result::written());
                     break;
                 case mv::action_kind::read: {
+                    if (auto* q = first_open(); q && q->k == script::kind::quiet) {
+                        if (!op.quiet_limit()) {
+                            fail("script expects a quiet read, the operation asks for data");
+                            return bad();
+                        }
+                        q->pos = 1;
+                        a = op.resume(mv::io_result::quiet());
+                        break;
+                    }
                     auto* s = next(script::kind::read);
                     if (!s) {
                         dead_ = true;
@@ -148,7 +159,9 @@ private:
         for (auto& s : steps_) {
             if (&s == upto) return true;
             if (s.k == k && !s.done()) return false;
-            if ((s.k == script::kind::tls || s.k == script::kind::deflate) && !s.done())
+            if ((s.k == script::kind::tls || s.k == script::kind::deflate ||
+                 s.k == script::kind::quiet) &&
+                !s.done())
                 return false;
         }
         return true;
