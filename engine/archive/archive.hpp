@@ -82,7 +82,7 @@ private:
 
 struct account_info {
     std::string name;      // unique, from the config file
-    std::string protocol;  // "imap" or "pop3"
+    std::string protocol;  // "imap", "pop3" or "import" (mailvault import, schema 12)
     std::string host;
     std::string username;  // never a password
 };

@@ -54,7 +54,9 @@ mailbox_state archive::impl::must_mailbox(std::int64_t id) {
 
 std::int64_t archive::upsert_account(const account_info& a) {
     d_->require_writable();
-    if (a.protocol != "imap" && a.protocol != "pop3") misuse("protocol must be imap or pop3");
+    // "import": an account made by `mailvault import` from files (schema 12, docs/import.md).
+    if (a.protocol != "imap" && a.protocol != "pop3" && a.protocol != "import")
+        misuse("protocol must be imap, pop3 or import");
     auto s = d_->stmt(
         "INSERT INTO accounts (name, protocol, host, username, created_at) VALUES (?,?,?,?,?) "
         "ON CONFLICT(name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host, "

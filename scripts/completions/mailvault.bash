@@ -8,21 +8,24 @@ _mailvault_opts() {
     local common="--config --archive -h --help"
     case $1 in
     sync) echo "$common -a --account -f --folder -n --dry-run --json -q --quiet --index --stats --batch-messages" ;;
+    watch) echo "$common -a --account --interval --idle-restart --retry-min --retry-max --batch-messages -q --quiet" ;;
     status) echo "$common --json --bytes" ;;
     folders) echo "$common -a --account --json" ;;
     verify) echo "$common --against-server -a --account --json --limit" ;;
     search) echo "$common --limit --offset --sort --count --json --format --explain --query" ;;
     show) echo "$common --account --folder --uid --uidl --raw --part -o --output --force --sha" ;;
-    export) echo "$common --format --out --account --folder --query --exclude-expunged" ;;
+    export) echo "$common --format --out --account --folder --query --exclude-expunged --line-endings --layout" ;;
     restore) echo "$common --to -a --account -f --folder --exclude-expunged --as-of --include-deleted --map --dry-run --verify --connections --update-flags --gmail-labels --gmail-archive-folder --json -q --quiet" ;;
     migrate) echo "$common --from --to --connections --json -q --quiet" ;;
     prune) echo "$common -a --account -f --folder --older-than --flag --larger-than --execute --trash --allow-plain-expunge --json -q --quiet" ;;
     purge) echo "$common --older-than --basis -a --account -f --folder --execute --json" ;;
     hold_add) echo "$common -a --account -f --folder --reason" ;;
     hold_list) echo "$common --all --json" ;;
+    report_test | report_flush) echo "$common" ;;
     hold_release) echo "$common --id --reason" ;;
     audit_verify | audit_export | index) echo "$common" ;;
     recompress) echo "$common --level --batch --retrain" ;;
+    import) echo "$common -a --account --format --folder --mbox-quoting --batch -q --quiet" ;;
     serve) echo "$common --listen --require-login --insecure-http-on-network --workers --hash-password" ;;
     config_check) echo "--config --resolve-passwords -h --help" ;;
     debug_parse-imap) echo "--file -h --help" ;;
@@ -41,8 +44,8 @@ _mailvault() {
         cword=$COMP_CWORD
     fi
 
-    local global="-v --verbose --log-level --log-file"
-    local commands="audit config debug export folders hold index prune purge recompress restore migrate search serve show status sync verify help --help --version"
+    local global="-v --verbose --log-level --log-file --trace"
+    local commands="audit config debug export folders hold import index report prune purge recompress restore migrate search serve show status sync verify watch help --help --version"
 
     # Options that take a value: complete the value.
     case $prev in
@@ -93,12 +96,12 @@ _mailvault() {
     for ((i = 1; i < cword; i++)); do
         w=${words[i]}
         case $w in
-        --log-level | --log-file) ((i++)); continue ;;
+        --log-level | --log-file | --trace) ((i++)); continue ;;
         -*) continue ;;
         esac
         if [[ -z $cmd ]]; then
             cmd=$w
-        elif [[ -z $sub && $cmd =~ ^(audit|config|debug|hold)$ ]]; then
+        elif [[ -z $sub && $cmd =~ ^(audit|config|debug|hold|report)$ ]]; then
             sub=$w
             break
         else
@@ -119,6 +122,7 @@ _mailvault() {
     config) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "check" -- "$cur")); return; } ;;
     debug) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "parse-imap" -- "$cur")); return; } ;;
     hold) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "add list release" -- "$cur")); return; } ;;
+    report) [[ -z $sub ]] && { COMPREPLY=($(compgen -W "test flush" -- "$cur")); return; } ;;
     esac
     local key=$cmd${sub:+_$sub}
     if [[ $cur == -* ]]; then

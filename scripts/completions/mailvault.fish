@@ -2,8 +2,8 @@
 # /usr/share/fish/vendor_completions.d/mailvault.fish.
 # Static: commands and options as of mailvault 0.1.0 (`mailvault CMD --help`).
 
-set -l __mv_groups audit config debug hold
-set -l __mv_commands sync status folders verify search show export restore migrate prune purge hold audit index recompress serve config debug
+set -l __mv_groups audit config debug hold report
+set -l __mv_commands sync watch status folders verify search show export import restore migrate prune purge hold audit index recompress serve config debug report
 
 function __mailvault_cmd --description 'print the mailvault command (and subcommand) typed so far'
     set -l words (commandline -opc)
@@ -21,7 +21,7 @@ function __mailvault_cmd --description 'print the mailvault command (and subcomm
             case '-*'
             case '*'
                 set -a out $w
-                if not contains -- $out[1] audit config debug hold; or test (count $out) -ge 2
+                if not contains -- $out[1] audit config debug hold report; or test (count $out) -ge 2
                     break
                 end
         end
@@ -41,6 +41,17 @@ complete -c mailvault -n 'true' -s v -l verbose -d 'more logging (twice: trace)'
 complete -c mailvault -n 'true' -l log-level -x -a 'trace debug info warn error off' -d 'log level'
 complete -c mailvault -n 'true' -l log-file -r -F -d 'append log lines to this file'
 complete -c mailvault -n '__mailvault_is ""' -a sync -d 'mirror the configured accounts into the archive'
+complete -c mailvault -n '__mailvault_is ""' -a watch -d 'stay running: archive new mail as it arrives'
+complete -c mailvault -n '__mailvault_is "watch"' -l config -r -F -d 'configuration file'
+complete -c mailvault -n '__mailvault_is "watch"' -l archive -r -F -d 'archive file'
+complete -c mailvault -n '__mailvault_is "watch"' -s a -l account -x -d 'only this account (repeatable)'
+complete -c mailvault -n '__mailvault_is "watch"' -l interval -x -d 'full sync this often'
+complete -c mailvault -n '__mailvault_is "watch"' -l idle-restart -x -d 're-issue IDLE this often'
+complete -c mailvault -n '__mailvault_is "watch"' -l retry-min -x -d 'first pause after a failure'
+complete -c mailvault -n '__mailvault_is "watch"' -l retry-max -x -d 'longest pause between retries'
+complete -c mailvault -n '__mailvault_is "watch"' -l batch-messages -x -d 'commit after this many messages'
+complete -c mailvault -n '__mailvault_is "watch"' -s q -l quiet -d 'only failures'
+complete -c mailvault -n '__mailvault_is "watch"' -s h -l help -d 'show help'
 complete -c mailvault -n '__mailvault_is ""' -a status -d 'per account and folder status'
 complete -c mailvault -n '__mailvault_is ""' -a folders -d 'list each IMAP server\'s folders with attributes and counts'
 complete -c mailvault -n '__mailvault_is ""' -a verify -d 're-hash every archived message and check the audit chain'
@@ -55,6 +66,7 @@ complete -c mailvault -n '__mailvault_is ""' -a hold -d 'legal holds: add, list,
 complete -c mailvault -n '__mailvault_is ""' -a audit -d 'audit log: verify, export'
 complete -c mailvault -n '__mailvault_is ""' -a index -d 'build the search index'
 complete -c mailvault -n '__mailvault_is ""' -a recompress -d 're-compress archived messages'
+complete -c mailvault -n '__mailvault_is ""' -a import -d 'file existing Maildir, mbox or .eml mail into the archive'
 complete -c mailvault -n '__mailvault_is ""' -a serve -d 'read-only web viewer'
 complete -c mailvault -n '__mailvault_is ""' -a config -d 'configuration: check'
 complete -c mailvault -n '__mailvault_is ""' -a debug -d 'debugging aids: parse-imap'
@@ -124,6 +136,8 @@ complete -c mailvault -n '__mailvault_is "export"' -l account -x -d 'only this a
 complete -c mailvault -n '__mailvault_is "export"' -l folder -x -d 'only this folder'
 complete -c mailvault -n '__mailvault_is "export"' -l query -x -d 'only messages matching this search query'
 complete -c mailvault -n '__mailvault_is "export"' -l exclude-expunged -d 'skip messages gone from the server'
+complete -c mailvault -n '__mailvault_is "export"' -l line-endings -x -a 'lf crlf' -d 'line endings of the files'
+complete -c mailvault -n '__mailvault_is "export"' -l layout -x -a 'fs maildir++' -d 'Maildir folder layout'
 complete -c mailvault -n '__mailvault_is "export"' -s h -l help -d 'show help'
 complete -c mailvault -n '__mailvault_is "restore"' -l config -r -F -d 'configuration file'
 complete -c mailvault -n '__mailvault_is "restore"' -l archive -r -F -d 'archive file'
@@ -204,6 +218,15 @@ complete -c mailvault -n '__mailvault_is "recompress"' -l level -x -d 'zstd leve
 complete -c mailvault -n '__mailvault_is "recompress"' -l batch -x -d 'messages per transaction'
 complete -c mailvault -n '__mailvault_is "recompress"' -l retrain -d 'train a new dictionary first'
 complete -c mailvault -n '__mailvault_is "recompress"' -s h -l help -d 'show help'
+complete -c mailvault -n '__mailvault_is "import"' -l config -r -F -d 'configuration file'
+complete -c mailvault -n '__mailvault_is "import"' -l archive -r -F -d 'archive file'
+complete -c mailvault -n '__mailvault_is "import"' -s a -l account -x -d 'archive account to file the mail under'
+complete -c mailvault -n '__mailvault_is "import"' -l format -x -a 'maildir mbox eml' -d 'what the paths hold'
+complete -c mailvault -n '__mailvault_is "import"' -l folder -x -d 'top folder name'
+complete -c mailvault -n '__mailvault_is "import"' -l mbox-quoting -x -a 'mboxrd mboxo' -d 'mbox quoting'
+complete -c mailvault -n '__mailvault_is "import"' -l batch -x -d 'messages per transaction'
+complete -c mailvault -n '__mailvault_is "import"' -s q -l quiet -d 'no per-folder table'
+complete -c mailvault -n '__mailvault_is "import"' -s h -l help -d 'show help'
 complete -c mailvault -n '__mailvault_is "serve"' -l config -r -F -d 'configuration file'
 complete -c mailvault -n '__mailvault_is "serve"' -l archive -r -F -d 'archive file'
 complete -c mailvault -n '__mailvault_is "serve"' -l listen -x -d 'HOST:PORT to listen on'
@@ -218,3 +241,5 @@ complete -c mailvault -n '__mailvault_is "config check"' -s h -l help -d 'show h
 complete -c mailvault -n '__mailvault_is "debug parse-imap"' -l file -r -F -d 'recorded IMAP server output'
 complete -c mailvault -n '__mailvault_is "debug parse-imap"' -s h -l help -d 'show help'
 complete -c mailvault -n '__mailvault_is "debug parse-imap"' -F
+complete -c mailvault -n '__mailvault_is ""' -a report -d 'run reports by mail: test, flush'
+complete -c mailvault -n '__mailvault_is "report"' -a 'test flush'
