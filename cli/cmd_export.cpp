@@ -13,18 +13,29 @@ namespace po = boost::program_options;
 
 namespace {
 
+std::string single_quoted(const std::string& s) {
+    return "'" + s + "'";
+}
+
 int run_export(const std::vector<std::string>& args) {
     po::options_description desc(
         "mailvault export --archive PATH --format maildir|mbox|eml --out DIR [--account A] "
-        "[--folder F] [--query Q]");
+        "[--folder PATTERN]... [--query Q] [--line-endings lf|crlf] [--layout fs|maildir++]");
     desc.add_options()("help,h", "show this help")(
         "format", po::value<std::string>()->default_value("maildir"), "maildir, mbox or eml")(
         "out", po::value<std::string>(), "output directory")("account", po::value<std::string>(),
                                                              "only this account")(
-        "folder", po::value<std::string>(), "only this folder")(
+        "folder", po::value<std::vector<std::string>>()->composing(),
+        "only folders matching this pattern, as in sync --folder (repeatable; * and %, a plain "
+        "name includes its subfolders)")(
         "query", po::value<std::string>(),
         "only messages matching this search query (the language of `mailvault search`, "
-        "docs/search.md)")("exclude-expunged", "skip messages gone from the server");
+        "docs/search.md)")("exclude-expunged", "skip messages gone from the server")(
+        "line-endings", po::value<std::string>(),
+        "lf (the default for maildir and mbox) or crlf (the archived bytes unchanged; the "
+        "default for eml)")("layout", po::value<std::string>()->default_value("fs"),
+                            "Maildir folders: fs (nested directories) or maildir++ (.A.B "
+                            "directories, INBOX the account's root)");
     mv::cli::add_archive_options(desc);
     auto vm = mv::cli::parse(args, desc);
     if (vm.count("help")) {
@@ -41,10 +52,29 @@ int run_export(const std::vector<std::string>& args) {
     else if (fmt == "eml")
         eo.format = mv::archive::export_format::eml;
     else
-        throw mv::failure(mv::errc::usage, "export: unknown format " + fmt);
+        throw mv::failure(mv::errc::usage,
+                          "export: unknown format " + fmt + "; use maildir, mbox or eml");
+    if (vm.count("line-endings")) {
+        auto le = vm["line-endings"].as<std::string>();
+        if (le == "lf")
+            eo.endings = mv::archive::line_endings::lf;
+        else if (le == "crlf")
+            eo.endings = mv::archive::line_endings::crlf;
+        else
+            throw mv::failure(mv::errc::usage,
+                              "export: unknown --line-endings " + le + "; use lf or crlf");
+    }
+    const auto layout = vm["layout"].as<std::string>();
+    if (layout == "maildir++")
+        eo.layout = mv::archive::maildir_layout::maildirpp;
+    else if (layout != "fs")
+        throw mv::failure(mv::errc::usage,
+                          "export: unknown --layout " + layout + "; use fs or maildir++");
+    if (!vm["layout"].defaulted() && eo.format != mv::archive::export_format::maildir)
+        throw mv::failure(mv::errc::usage, "export: --layout applies to --format maildir only");
     eo.out = vm["out"].as<std::string>();
     if (vm.count("account")) eo.filter.account = vm["account"].as<std::string>();
-    if (vm.count("folder")) eo.filter.mailbox = vm["folder"].as<std::string>();
+    if (vm.count("folder")) eo.folders = vm["folder"].as<std::vector<std::string>>();
     eo.filter.include_expunged = !vm.count("exclude-expunged");
 
     std::string query;
@@ -60,6 +90,16 @@ int run_export(const std::vector<std::string>& args) {
     // instead of killing the process half-way with SIGXFSZ.
     std::signal(SIGXFSZ, SIG_IGN);
     auto st = mv::archive::export_entries(a, eo, query);
+    if (st.selected == 0 && (eo.filter.account || !eo.folders.empty() || !query.empty())) {
+        // Like search: nothing matched is exit 1, and nothing was written.
+        std::string what;
+        if (eo.filter.account) what += " --account " + single_quoted(*eo.filter.account);
+        for (const auto& f : eo.folders) what += " --folder " + single_quoted(f);
+        if (!query.empty()) what += " --query " + single_quoted(query);
+        std::cerr << "mailvault: export: no message matches" << what
+                  << "; `mailvault status` lists the accounts and folders archived\n";
+        return mv::cli::exit_partial;
+    }
     for (const auto& e : st.errors) std::cerr << "mailvault: " << e << "\n";
     if (st.failure) {
         std::cerr << "mailvault: " << st.failure.message << "\n";

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -13,7 +14,11 @@
 #include <set>
 #include <unordered_set>
 
+#include <gmime/gmime.h>
+
 #include "archive/searcher.hpp"
+#include "mailvault/config.hpp"
+#include "mime/message_index.hpp"
 
 namespace fs = std::filesystem;
 
@@ -37,6 +42,149 @@ std::string maildir_flags(std::string_view canonical) {
     }
     std::sort(letters.begin(), letters.end());
     return letters;
+}
+
+line_endings effective_line_endings(const export_options& o) {
+    if (o.endings) return *o.endings;
+    return o.format == export_format::eml ? line_endings::crlf : line_endings::lf;
+}
+
+std::string mbox_status_headers(std::string_view canonical, std::string_view eol, bool with_label) {
+    bool seen = false;
+    std::string x, keywords;
+    for (const auto& f : split_flags(canonical)) {
+        if (f == "\\Seen")
+            seen = true;
+        else if (f == "\\Answered")
+            x += 'A';
+        else if (f == "\\Deleted")
+            x += 'D';
+        else if (f == "\\Flagged")
+            x += 'F';
+        else if (f == "\\Draft")
+            x += 'T';
+        else if (!f.empty() && f[0] != '\\') {  // a keyword; \Recent and unknown system flags go
+            if (!keywords.empty()) keywords += ' ';
+            keywords += f;
+        }
+    }
+    std::sort(x.begin(), x.end());
+    std::string out = seen ? "Status: RO" : "Status: O";
+    out += eol;
+    if (!x.empty()) {
+        out += "X-Status: " + x;
+        out += eol;
+    }
+    if (!keywords.empty()) {
+        out += "X-Keywords: " + keywords;
+        out += eol;
+        if (with_label) {
+            out += "X-Label: " + keywords;
+            out += eol;
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// An address fit for the "From " line: not empty, no blanks, no control characters (readers
+// split the line on blanks; a local address like "root" is fine).
+bool usable_sender(std::string_view a) {
+    if (a.empty() || a.size() > 512) return false;
+    for (unsigned char c : a)
+        if (c <= ' ' || c == 0x7f) return false;
+    return true;
+}
+
+std::string first_address(std::string_view value) {
+    if (value.empty()) return {};
+    mime::ensure_init();
+    const std::string v(value);
+    InternetAddressList* list = internet_address_list_parse(nullptr, v.c_str());
+    if (!list) return {};
+    std::string out;
+    const int n = internet_address_list_length(list);
+    for (int i = 0; i < n && out.empty(); ++i) {
+        InternetAddress* ia = internet_address_list_get_address(list, i);
+        if (!INTERNET_ADDRESS_IS_MAILBOX(ia)) continue;
+        const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+        if (addr && usable_sender(addr)) out = addr;
+    }
+    g_object_unref(list);
+    return out;
+}
+
+}  // namespace
+
+std::string envelope_sender(std::string_view return_path, std::string_view from) {
+    if (auto a = first_address(return_path); !a.empty()) return a;
+    if (auto a = first_address(from); !a.empty()) return a;
+    return "MAILER-DAEMON";
+}
+
+std::string mbox_from_line(std::string_view sender, std::int64_t epoch) {
+    std::time_t t = static_cast<std::time_t>(epoch);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+    std::string out = "From ";
+    out += sender;
+    out += ' ';
+    out += buf;
+    out += '\n';
+    return out;
+}
+
+std::string maildirpp_name(const std::vector<std::string>& parts) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (const auto& part : parts) {
+        out += '.';
+        if (part.empty()) {
+            out += '_';  // "a//b": an empty level would merge with its neighbours
+            continue;
+        }
+        for (std::size_t i = 0; i < part.size(); ++i) {
+            const unsigned char c = static_cast<unsigned char>(part[i]);
+            if (c == '.' || c == '/' || c == '\\' || c == '\0' || (c == '~' && i == 0)) {
+                out += '\\';
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+    }
+    return out;
+}
+
+void crlf_to_lf::feed(std::string_view in, std::string& out) {
+    std::size_t i = 0;
+    if (cr_ && !in.empty()) {
+        cr_ = false;
+        if (in[0] != '\n') out += '\r';  // a lone CR stays
+    }
+    while (i < in.size()) {
+        const std::size_t cr = in.find('\r', i);
+        if (cr == std::string_view::npos) {
+            out.append(in.substr(i));
+            return;
+        }
+        out.append(in.substr(i, cr - i));
+        if (cr + 1 == in.size()) {  // the next piece decides
+            cr_ = true;
+            return;
+        }
+        if (in[cr + 1] != '\n') out += '\r';
+        i = cr + 1;
+    }
+}
+
+void crlf_to_lf::finish(std::string& out) {
+    if (cr_) out += '\r';
+    cr_ = false;
 }
 
 void mboxrd_quoter::feed(std::string_view in, std::string& out) {
@@ -80,6 +228,177 @@ void mboxrd_quoter::finish(std::string& out) {
 
 namespace {
 
+// Enough bytes of a header line to tell its field name from ours ("X-Keywords:" is 11 bytes).
+constexpr std::size_t judge_bytes = 12;
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+// Whether a header line starts a field this export writes itself.
+bool replaced_field(std::string_view line) {
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return false;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    return iequals(name, "Status") || iequals(name, "X-Status") || iequals(name, "X-Keywords");
+}
+
+bool label_field(std::string_view line) {
+    return line.size() > 8 && iequals(line.substr(0, 8), "X-Label:");
+}
+
+}  // namespace
+
+mbox_writer::mbox_writer(std::string_view canonical_flags, std::int64_t epoch, bool lf,
+                         std::size_t max_held)
+    : flags_(canonical_flags), epoch_(epoch), lf_(lf), max_held_(max_held) {}
+
+void mbox_writer::feed(std::string_view in, std::string& out) {
+    if (!lf_) {
+        process(in, out);
+        return;
+    }
+    conv_buf_.clear();
+    conv_.feed(in, conv_buf_);
+    process(conv_buf_, out);
+}
+
+void mbox_writer::process(std::string_view in, std::string& out) {
+    if (in.empty()) return;
+    if (in_headers_)
+        header_bytes(in, out);
+    else
+        quoter_.feed(in, out);
+}
+
+// Header lines pass or are dropped (with their continuation lines) as a whole; a line is judged
+// on its first judge_bytes bytes, the rest streams.
+void mbox_writer::header_bytes(std::string_view in, std::string& out) {
+    std::size_t i = 0;
+    while (i < in.size() && in_headers_) {
+        if (!line_judged_) {
+            const char c = in[i++];
+            if (c == '\n') crlf_ = prev_ == '\r';
+            prev_ = c;
+            line_ += c;
+            if (c == '\n' || line_.size() >= judge_bytes) decide_line(out);
+            continue;
+        }
+        const std::size_t nl = in.find('\n', i);
+        const std::size_t end = nl == std::string_view::npos ? in.size() : nl + 1;
+        if (current_ == field::keep) header_out(in.substr(i, end - i), out);
+        if (nl != std::string_view::npos) {
+            crlf_ = (nl > i ? in[nl - 1] : prev_) == '\r';
+            line_judged_ = false;
+        }
+        prev_ = in[end - 1];
+        i = end;
+    }
+    if (i < in.size()) quoter_.feed(in.substr(i), out);
+}
+
+void mbox_writer::decide_line(std::string& out) {
+    std::string line = std::move(line_);
+    line_.clear();
+    if (line == "\n" || line == "\r\n") {
+        header_end(line, out);
+        return;
+    }
+    start_field(line);
+    if (current_ == field::keep) header_out(line, out);
+    line_judged_ = line.back() != '\n';
+}
+
+// A continuation line (leading blank) shares its field's fate; a new field is judged by name.
+void mbox_writer::start_field(std::string_view line) {
+    if (line[0] == ' ' || line[0] == '\t') return;
+    current_ = replaced_field(line) ? field::drop : field::keep;
+    has_label_ = has_label_ || label_field(line);
+    capture_ = nullptr;
+    if (released_) return;
+    if (rp_.empty() && line.size() >= 12 && iequals(line.substr(0, 12), "Return-Path:"))
+        capture_ = &rp_;
+    else if (from_.empty() && line.size() >= 5 && iequals(line.substr(0, 5), "From:"))
+        capture_ = &from_;
+}
+
+// Header bytes that stay; Return-Path and From are kept aside (bounded) for the sender.
+void mbox_writer::header_out(std::string_view b, std::string& out) {
+    if (capture_ && capture_->size() < 4096) capture_->append(b);
+    emit(b, out);
+}
+
+void mbox_writer::header_end(std::string_view blank, std::string& out) {
+    in_headers_ = false;
+    current_ = field::keep;
+    emit(mbox_status_headers(flags_, blank == "\r\n" ? "\r\n" : "\n", !has_label_), out);
+    emit(blank, out);
+    release(out);
+}
+
+// The "From " line (its sender needs the headers), then what was held back.
+void mbox_writer::release(std::string& out) {
+    if (released_) return;
+    released_ = true;
+    // The field values, unfolded (a line break before a blank is not part of the value).
+    auto value = [](std::string_view f) {
+        std::string v;
+        const std::size_t colon = f.find(':');
+        if (colon == std::string_view::npos) return v;
+        for (char c : f.substr(colon + 1))
+            if (c != '\r' && c != '\n') v += c;
+        return v;
+    };
+    out += mbox_from_line(envelope_sender(value(rp_), value(from_)), epoch_);
+    out += held_;
+    held_.clear();
+    held_.shrink_to_fit();
+    capture_ = nullptr;
+}
+
+void mbox_writer::emit(std::string_view b, std::string& out) {
+    if (released_) {
+        quoter_.feed(b, out);
+        return;
+    }
+    quoter_.feed(b, held_);
+    if (held_.size() >= max_held_) release(out);
+}
+
+void mbox_writer::finish(std::string& out) {
+    if (lf_) {
+        conv_buf_.clear();
+        conv_.finish(conv_buf_);
+        process(conv_buf_, out);
+    }
+    if (in_headers_) {
+        // The message ended inside its header block: the status headers go at its end.
+        if (!line_.empty()) {
+            std::string line = std::move(line_);
+            line_.clear();
+            start_field(line);
+            if (current_ == field::keep) header_out(line, out);
+            line_judged_ = true;
+        }
+        const bool crlf = !lf_ && crlf_;
+        if (line_judged_ && current_ == field::keep) emit(crlf ? "\r\n" : "\n", out);
+        in_headers_ = false;
+        emit(mbox_status_headers(flags_, crlf ? "\r\n" : "\n", !has_label_), out);
+        release(out);
+    }
+    quoter_.finish(out);
+    if (!quoter_.ended_with_newline()) out += '\n';
+    out += '\n';
+}
+
+namespace {
+
 std::string safe_component(std::string_view s) {
     std::string out;
     for (char c : s) out += (c == '/' || c == '\\' || c == '\0') ? '_' : c;
@@ -90,15 +409,6 @@ std::string safe_component(std::string_view s) {
 std::string entry_name(const entry_view& e) {
     std::string id = e.uid ? std::to_string(*e.uid) : safe_component(e.uidl.value_or("x"));
     return std::to_string(e.generation) + "_" + id;
-}
-
-std::string from_line(const entry_view& e) {
-    std::time_t t = static_cast<std::time_t>(e.internaldate.value_or(0));
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
-    return std::string("From MAILER-DAEMON ") + buf + "\n";
 }
 
 std::string thousands(std::int64_t n) {
@@ -192,6 +502,14 @@ public:
         }
         return {};
     }
+    // Sets the file's access and modification times (the message's arrival).
+    mv::error set_times(std::int64_t epoch) {
+        struct timespec ts[2];
+        ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(epoch);
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        if (::futimens(fd_, ts) != 0) return fail();
+        return {};
+    }
     // Drops everything after `offset` (a message written only in part).
     mv::error truncate(off_t offset) {
         if (::ftruncate(fd_, offset) != 0 || ::lseek(fd_, offset, SEEK_SET) < 0) return fail();
@@ -234,18 +552,21 @@ public:
     explicit path_claims(fs::path root) : root_(std::move(root)) {}
 
     // The directory of a chain of raw names: account, then the folder's levels.
-    fs::path folder_dir(const std::vector<std::string>& levels) {
+    // With `last_verbatim`, the last level is a name made safe already (a Maildir++ name).
+    fs::path folder_dir(const std::vector<std::string>& levels, bool last_verbatim = false) {
         fs::path parent = root_;
         std::string id = "d";
-        for (const auto& raw : levels) {
-            id += '\0';
+        for (std::size_t l = 0; l < levels.size(); ++l) {
+            const auto& raw = levels[l];
+            const bool verbatim = last_verbatim && l + 1 == levels.size();
+            id += verbatim ? '\1' : '\0';
             id += raw;
             auto it = ids_.find(id);
             if (it != ids_.end()) {
                 parent = it->second;
                 continue;
             }
-            const std::string base = safe_component(raw);
+            const std::string base = verbatim ? raw : safe_component(raw);
             fs::path p = parent / base;
             for (int n = 2; owners_.count(p) || exists_not_dir(p); ++n)
                 p = parent / (base + "~" + std::to_string(n));
@@ -320,8 +641,34 @@ export_stats export_entries(archive& a, const export_options& o) {
     return export_entries(a, o, std::string());
 }
 
+namespace {
+
+bool is_inbox(const std::vector<std::string>& levels) {
+    return levels.size() == 2 && iequals(levels[1], "INBOX");
+}
+
+// The folder filter: patterns as in `sync --folder`, with the folder's own delimiter.
+bool folder_wanted(const export_options& o, const located_entry& le) {
+    if (o.folders.empty()) return true;
+    const char delim = le.delimiter && !le.delimiter->empty() ? (*le.delimiter)[0] : '\0';
+    for (const auto& p : o.folders)
+        if (config::folder_pattern_matches(p, le.mailbox, delim)) return true;
+    return false;
+}
+
+// When the message arrived: INTERNALDATE, else the Date: header from the header index, else
+// unknown (nullopt).
+std::optional<std::int64_t> arrival(archive& a, const entry_view& e) {
+    if (e.internaldate) return e.internaldate;
+    if (auto h = a.headers(e.content); h && h->date_epoch) return h->date_epoch;
+    return std::nullopt;
+}
+
+}  // namespace
+
 export_stats export_entries(archive& a, const export_options& o, const std::string& query) {
     export_stats st;
+    const bool lf = effective_line_endings(o) == line_endings::lf;
     // --query: the matching entry ids first (ids only, no text), then the usual folder-ordered
     // walk skips the others.
     std::optional<std::unordered_set<std::int64_t>> chosen;
@@ -334,23 +681,46 @@ export_stats export_entries(archive& a, const export_options& o, const std::stri
             chosen->insert(h.entry_id);
             return true;
         });
-        st.selected = 0;
+    }
+    // The folder filter is decided once per folder.
+    std::string wanted_key;
+    bool wanted = true;
+    auto selected = [&](const located_entry& le) {
+        if (chosen && !chosen->count(le.entry.id)) return false;
+        if (o.folders.empty()) return true;
+        std::string key = le.account + std::string(1, '\0') + le.mailbox;
+        if (key != wanted_key) {
+            wanted_key = std::move(key);
+            wanted = folder_wanted(o, le);
+        }
+        return wanted;
+    };
+    if (chosen || !o.folders.empty()) {
         a.for_each_located_entry(o.filter, [&](const located_entry& le) {
-            if (chosen->count(le.entry.id)) ++st.selected;
+            if (selected(le)) ++st.selected;
         });
     } else {
         st.selected = a.count_located_entries(o.filter);
     }
+    if (st.selected == 0) return st;  // nothing to write: no directory either
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
     path_claims claims(o.out);
     out_file mbox;
     std::string folder_key;  // account + '\0' + mailbox of the folder being exported
     fs::path dir;            // its directory (maildir, eml)
     std::set<fs::path> dirs_written;
+    std::set<std::string> maildir_roots;  // Maildir++ account roots made already
     std::string buf;
     mv::error failed;
     auto stop = [&](mv::error e) {
         failed = std::move(e);
         throw stop_export{};
+    };
+    auto make_maildir = [&](const fs::path& d, const std::string& key) {
+        for (auto sub : {"cur", "new", "tmp"}) {
+            claims.reserve(d / sub, key);
+            if (auto err = make_dirs(d / sub)) stop(err);
+        }
     };
     if (auto e = make_dirs(o.out)) {
         st.failure = {errc::io, "export failed after 0 of " + thousands(st.selected) +
@@ -359,7 +729,7 @@ export_stats export_entries(archive& a, const export_options& o, const std::stri
     }
     try {
         a.for_each_located_entry(o.filter, [&](const located_entry& le) {
-            if (chosen && !chosen->count(le.entry.id)) return;
+            if (!selected(le)) return;
             const auto& e = le.entry;
             std::string key = le.account + std::string(1, '\0') + le.mailbox;
             if (key != folder_key) {
@@ -371,37 +741,48 @@ export_stats export_entries(archive& a, const export_options& o, const std::stri
                     fs::path p = claims.mbox_file(levels);
                     if (auto err = make_dirs(p.parent_path())) stop(err);
                     if (auto err = mbox.open(p)) stop(err);
+                } else if (o.format == export_format::maildir &&
+                           o.layout == maildir_layout::maildirpp) {
+                    // One Maildir per account: INBOX is its root, other folders .A.B beside it.
+                    fs::path root = claims.folder_dir({le.account});
+                    if (maildir_roots.insert(le.account).second)
+                        make_maildir(root, std::string(1, '\0') + le.account);
+                    if (is_inbox(levels)) {
+                        dir = root;
+                    } else {
+                        dir = claims.folder_dir(
+                            {le.account, maildirpp_name({levels.begin() + 1, levels.end()})}, true);
+                        make_maildir(dir, key);
+                    }
                 } else {
                     dir = claims.folder_dir(levels);
                     if (o.format == export_format::maildir)
-                        for (auto sub : {"cur", "new", "tmp"}) {
-                            claims.reserve(dir / sub, key);
-                            if (auto err = make_dirs(dir / sub)) stop(err);
-                        }
+                        make_maildir(dir, key);
                     else if (auto err = make_dirs(dir))
                         stop(err);
                 }
             }
             const std::string where = le.account + "/" + le.mailbox + " " + entry_name(e);
+            // Only what needs it looks the date up (the header index, for entries without
+            // INTERNALDATE): eml keeps the export time.
+            std::optional<std::int64_t> date;
+            if (o.format != export_format::eml) date = arrival(a, e);
             if (o.format == export_format::mbox) {
                 const off_t start = mbox.offset();
                 mv::error werr;
                 auto write = [&](std::string_view b) {
-                    if (!werr) werr = mbox.write(b);
+                    if (!werr && !b.empty()) werr = mbox.write(b);
                 };
-                write(from_line(e));
-                mboxrd_quoter q;
+                mbox_writer w(e.flags, date.value_or(now), lf);
                 std::int64_t bytes = 0;
                 auto rerr = a.read_content(e.content, [&](std::string_view piece) {
                     buf.clear();
-                    q.feed(piece, buf);
+                    w.feed(piece, buf);
                     write(buf);
                     bytes += static_cast<std::int64_t>(piece.size());
                 });
                 buf.clear();
-                q.finish(buf);
-                if (!q.ended_with_newline()) buf += '\n';
-                buf += '\n';
+                w.finish(buf);
                 write(buf);
                 if (werr || rerr) {
                     // The mbox holds exactly the messages counted: drop the partial one.
@@ -418,9 +799,11 @@ export_stats export_entries(archive& a, const export_options& o, const std::stri
             }
             fs::path write_path, final_path;
             if (o.format == export_format::maildir) {
-                std::string base = std::to_string(e.internaldate.value_or(0)) + "." +
-                                   entry_name(e) + "_" + e.content.hex().substr(0, 16) +
-                                   ".mailvault";
+                // <time>.<unique>.<host>:2,<flags>: the time is the arrival (0 when unknown, so
+                // the name stays the same on every export), the unique part the entry and its
+                // content, the "host" mailvault.
+                std::string base = std::to_string(date.value_or(0)) + "." + entry_name(e) + "_" +
+                                   e.content.hex().substr(0, 16) + ".mailvault";
                 final_path =
                     claims.message_file(dir / "cur", base, ":2," + maildir_flags(e.flags), !e.uid);
                 std::string name = final_path.filename().string();
@@ -432,10 +815,27 @@ export_stats export_entries(archive& a, const export_options& o, const std::stri
             if (auto err = f.open(write_path)) stop(err);
             mv::error werr;
             std::int64_t bytes = 0;
+            crlf_to_lf conv;
             auto rerr = a.read_content(e.content, [&](std::string_view piece) {
-                if (!werr) werr = f.write(piece);
                 bytes += static_cast<std::int64_t>(piece.size());
+                if (werr) return;
+                if (!lf) {
+                    werr = f.write(piece);
+                    return;
+                }
+                buf.clear();
+                conv.feed(piece, buf);
+                werr = f.write(buf);
             });
+            if (lf && !werr && !rerr) {
+                buf.clear();
+                conv.finish(buf);
+                werr = f.write(buf);
+            }
+            // Maildir readers (mbsync, mutt's sort by date-received, notmuch) take the arrival
+            // from the mtime; rename() keeps it.
+            if (!werr && !rerr && date && o.format == export_format::maildir)
+                werr = f.set_times(*date);
             if (!werr) werr = f.finish(false);  // one syncfs at the end instead (2.5 ms each)
             if (werr || rerr) {
                 f.close_quietly();

@@ -142,7 +142,7 @@ TEST_CASE("export to a full disk: exit 8, one line saying how far it got, files 
             const std::string box = read_file(files[0]);
             const std::size_t n = count(box, "From MAILER-DAEMON");
             CHECK(n >= 5);
-            CHECK(n < 10);
+            CHECK(n < 13);  // UID 13 (200 KB) never fits under the limit
             CHECK(box.size() < limit);
             CHECK(box.substr(box.size() - 2) == "\n\n");  // the partial message was cut off
             CHECK(r.errors == "mailvault: export failed after " + std::to_string(n) +
