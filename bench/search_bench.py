@@ -65,6 +65,57 @@ def table_sizes(path):
         return []
 
 
+ENTRY_SELECT = (
+    "SELECT e.id, e.mailbox_id, a.name, m.name, a.protocol, e.uidvalidity, e.uid, e.uidl, "
+    "e.flags, e.internaldate, e.internaldate_tz, h.date_epoch, h.from_addr, h.to_addr, "
+    "h.subject, h.message_id, e.size, c.sha256, e.expunged_at FROM entries e JOIN mailboxes m ON "
+    "m.id = e.mailbox_id JOIN accounts a ON a.id = m.account_id JOIN contents c ON c.id = "
+    "e.content_id LEFT JOIN header_index h ON h.content_id = e.content_id ")
+
+# The viewer's folder page and thread lookup (engine/archive/browser.cpp), before schema 0013
+# (sort on coalesce(), LIKE over every header row) and after (entries_by_folder_date,
+# thread_refs). SQL alone, in this Python's SQLite, median of --reps after a warm-up.
+BROWSE = [
+    ("folder page 1 (50), before", ENTRY_SELECT +
+     "WHERE e.mailbox_id = ? ORDER BY coalesce(h.date_epoch, e.internaldate) DESC, e.id DESC "
+     "LIMIT 51 OFFSET 0", "mb"),
+    ("folder page 1 (50), after", ENTRY_SELECT +
+     "WHERE e.mailbox_id = ? ORDER BY e.sort_key DESC, e.id DESC LIMIT 51 OFFSET 0", "mb"),
+    ("folder page 201 (offset 10,000), after", ENTRY_SELECT +
+     "WHERE e.mailbox_id = ? ORDER BY e.sort_key DESC, e.id DESC LIMIT 51 OFFSET 10000", "mb"),
+    ("folder count", "SELECT count(*) FROM entries WHERE mailbox_id = ?", "mb"),
+    ("thread replies of one id, before", ENTRY_SELECT +
+     "WHERE h.in_reply_to = ? OR (' ' || h.refs || ' ') LIKE ? ESCAPE '!' ORDER BY e.id LIMIT 200",
+     "like"),
+    ("thread replies of one id, after", ENTRY_SELECT +
+     "WHERE e.content_id IN (SELECT content_id FROM thread_refs WHERE ref = ?) ORDER BY e.id "
+     "LIMIT 200", "ref"),
+]
+
+
+def browse_timings(path, reps):
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    mb = con.execute("SELECT mailbox_id FROM entries GROUP BY mailbox_id ORDER BY count(*) DESC "
+                     "LIMIT 1").fetchone()[0]
+    mid = con.execute("SELECT message_id FROM header_index WHERE message_id IS NOT NULL "
+                      "ORDER BY content_id LIMIT 1 OFFSET 1000").fetchone()[0]
+    args = {"mb": (mb,), "like": (mid, "% " + mid + " %"), "ref": (mid,)}
+    print("\n| viewer query (SQL only) | rows | median of %d |\n|---|---|---|" % reps)
+    for label, sql, a in BROWSE:
+        if ("sort_key" in sql and "entries_by_folder_date" not in have) or \
+                ("thread_refs" in sql and "thread_refs" not in have):
+            continue
+        rows = con.execute(sql, args[a]).fetchall()
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            con.execute(sql, args[a]).fetchall()
+            times.append(time.perf_counter() - t0)
+        print("| %s | %d | %.1f ms |" % (label, len(rows), statistics.median(times) * 1000))
+    con.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/hS-rel")
@@ -72,7 +123,12 @@ def main():
     ap.add_argument("--archive", default="/tmp/mailvault-search-bench.mvault")
     ap.add_argument("--reuse", action="store_true", help="keep an existing archive")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--browse-only", action="store_true",
+                    help="only the viewer's folder page and thread queries")
     a = ap.parse_args()
+    if a.browse_only:
+        browse_timings(a.archive, a.reps)
+        return
     cli = os.path.join(a.build, "mailvault")
     fill = os.path.join(a.build, "bench", "mailvault_bench_search_fill")
     if not (a.reuse and os.path.exists(a.archive)):
@@ -92,6 +148,7 @@ def main():
         for name, b in sizes:
             if b / max(n, 1) >= 5:
                 print("| %s | %.0f |" % (name, b / max(n, 1)))
+    browse_timings(a.archive, a.reps)
     print("\n| query | hits | first page (median of %d) | --count |\n|---|---|---|---|" % a.reps)
     base = [cli, "search", "--archive", a.archive]
     for label, q in QUERIES:

@@ -1,9 +1,11 @@
 // `mailvault prune`: delete archived, verified messages from IMAP servers by retention rules.
 // Dry run (the plan) unless --execute. See docs/retention.md.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "archive/searcher.hpp"
 #include "cli.hpp"
 #include "common.hpp"
 #include "mailvault/units.hpp"
@@ -74,6 +76,8 @@ int run_prune(const std::vector<std::string>& args) {
         "flag", po::value<std::vector<std::string>>(),
         "only messages with this flag, e.g. '\\Seen'")("larger-than", po::value<std::string>(),
                                                        "only messages larger than this: 5M, 200k")(
+        "query", po::value<std::string>(),
+        "only messages matching this search (docs/search.md) among what the rules select")(
         "execute", "really delete (default: print the plan and change nothing)")(
         "trash", po::value<std::string>(), "UID MOVE to this folder instead of expunging")(
         "allow-plain-expunge",
@@ -121,7 +125,7 @@ int run_prune(const std::vector<std::string>& args) {
         if (opts.rules.empty())
             throw mv::failure(errc::usage,
                               "no prune rule: give --older-than, --flag or "
-                              "--larger-than, or add [[prune]] rules to " +
+                              "--larger-than, or add [[prune_rule]] sections to " +
                                   cfg.source.string());
     }
     if (vm.count("trash")) opts.trash = vm["trash"].as<std::string>();
@@ -145,7 +149,31 @@ int run_prune(const std::vector<std::string>& args) {
     }
     const auto path =
         vm.count("archive") ? std::filesystem::path(vm["archive"].as<std::string>()) : cfg.archive;
-    auto arch = open_archive(path, false, !execute, cfg.zstd_level);
+    // --query: the selection is the set of entries the query matches now, taken before any
+    // folder is touched. The search index is brought up to date first in the dry run as in the
+    // real one, so that both select the same messages (a message not yet indexed would match
+    // in one and not the other); indexing changes no message and no entry.
+    const bool with_query = vm.count("query") > 0;
+    auto arch = open_archive(path, false, !execute && !with_query, cfg.zstd_level);
+    if (with_query) {
+        opts.query = vm["query"].as<std::string>();
+        if (opts.query.find_first_not_of(" \t") == std::string::npos)
+            throw mv::failure(errc::usage, "--query is empty; give a search (docs/search.md)");
+        arch->index_pending();
+        archive::search_request q;
+        q.query = opts.query;
+        q.snippets = false;
+        std::vector<std::int64_t> ids;
+        archive::searcher(*arch).each(q, [&](const archive::entry_hit& h) {
+            ids.push_back(h.entry_id);
+            return true;
+        });
+        std::sort(ids.begin(), ids.end());
+        if (!json && !vm.count("quiet"))
+            std::fprintf(stderr, "--query '%s' matches %zu archived messages\n", opts.query.c_str(),
+                         ids.size());
+        opts.only_entries = std::move(ids);
+    }
     sync::shared_archive shared(*arch);
 
     std::vector<sync::prune_report> reports;
@@ -173,6 +201,10 @@ int run_prune(const std::vector<std::string>& args) {
                         std::fprintf(stderr, "mailvault: %s/%s: NOT deleted UID %u: %s\n",
                                      r.account.c_str(), f.name.c_str(), x.uid, x.reason.c_str());
         nlohmann::json out = {{"dry_run", !execute}, {"accounts", nlohmann::json::array()}};
+        if (opts.only_entries) {
+            out["query"] = opts.query;
+            out["query_matches"] = opts.only_entries->size();
+        }
         for (const auto& r : reports) out["accounts"].push_back(to_json(r, !execute));
         out["exit_code"] = code;
         std::cout << out.dump(2) << "\n";

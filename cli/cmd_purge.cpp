@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "archive/browser.hpp"
 #include "cli.hpp"
 #include "common.hpp"
 #include "mailvault/units.hpp"
@@ -65,7 +66,8 @@ int run_purge(const std::vector<std::string>& args) {
     }
     std::vector<sync::hold_scope> scopes;
     for (const auto& h : arch->holds()) scopes.push_back({h.id, h.account_id, h.mailbox_id, true});
-    auto dec = sync::select_for_purge(entries, scopes, cutoff, basis);
+    auto dec = sync::select_for_purge(entries, scopes, archive::browser(*arch).query_held_entries(),
+                                      cutoff, basis);
     std::uint64_t bytes = 0;
     for (auto id : dec.purge) bytes += by_id[id]->size;
     const std::string rule = "purge older_than=" + spec + " basis=" + basis_s;

@@ -40,7 +40,7 @@ std::string fmt_time(std::optional<std::int64_t> epoch, std::optional<int> tz_mi
 
 // Writes part `n` to `out` ("-": stdout). The file is created 0600 and an existing one is only
 // replaced with `force`.
-int save_part(const std::string& raw, int n, const std::string& out, bool force) {
+int save_part(const mv::mime::spooled_message& raw, int n, const std::string& out, bool force) {
     int fd = 1;
     if (out != "-") {
         int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
@@ -147,8 +147,10 @@ int run_show(const std::vector<std::string>& args) {
         }
         return mv::cli::exit_ok;
     }
-    std::string raw;
-    if (auto err = a.read_content(h, raw)) {
+    // Spooled to a private temporary file, not read into memory: GMime parses the file, so a
+    // 200 MB message is shown and its parts saved in bounded memory (docs/search.md).
+    mv::mime::spooled_message raw;
+    if (auto err = a.read_content(h, [&](std::string_view p) { raw.append(p); })) {
         std::cerr << "mailvault: " << err.message << "\n";
         return mv::cli::exit_verify_failed;
     }

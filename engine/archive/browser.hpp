@@ -60,6 +60,16 @@ struct page_of {
     std::optional<std::int64_t> total;
 };
 
+// A hold by query (schema 0013, docs/retention.md "Holds by query"): the entries a query
+// matched when the hold was added.
+struct query_hold {
+    std::int64_t id = 0;  // shown as "q<id>": its own numbering, apart from legal_holds
+    std::string query, reason;
+    std::int64_t matched = 0;  // entries held
+    std::int64_t added_at = 0;
+    std::optional<std::int64_t> released_at;
+};
+
 // Flow: construct over an open archive -> any queries, from the archive's thread.
 class browser {
 public:
@@ -81,6 +91,17 @@ public:
     // Audit rows newest first; total set.
     page_of<audit_row> audit(std::size_t offset, std::size_t limit);
     std::vector<legal_hold> holds() { return a_.holds(true); }
+
+    // Holds by query. Writes join the caller's transaction (one savepoint otherwise) with their
+    // audit row (hold_add / hold_release with "query" and "matched"). `entries`: the entry ids
+    // the query matched, as searcher::each gave them.
+    std::int64_t add_query_hold(std::string_view query, std::string_view reason,
+                                const std::vector<std::int64_t>& entries);
+    std::vector<query_hold> query_holds(bool include_released);
+    // errc::usage when there is no such hold or it was released already.
+    query_hold release_query_hold(std::int64_t id, std::string_view reason);
+    // Every entry under an active hold by query, ascending (prune and purge skip them).
+    std::vector<std::int64_t> query_held_entries();
 
 private:
     // Rows of the common entry SELECT followed by `tail` (WHERE ... ORDER BY ... LIMIT ...),

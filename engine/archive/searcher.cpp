@@ -118,9 +118,12 @@ std::string ascii_lower(std::string_view s) {
     return out;
 }
 
+// Under an active hold: on its account or folder, or by query (schema 0013, the entry itself).
 const char* k_held_sql =
-    "EXISTS (SELECT 1 FROM legal_holds lh WHERE lh.released_at IS NULL AND lh.account_id = "
-    "m.account_id AND (lh.mailbox_id IS NULL OR lh.mailbox_id = m.id))";
+    "(EXISTS (SELECT 1 FROM legal_holds lh WHERE lh.released_at IS NULL AND lh.account_id = "
+    "m.account_id AND (lh.mailbox_id IS NULL OR lh.mailbox_id = m.id)) OR EXISTS (SELECT 1 FROM "
+    "query_hold_entries qe JOIN query_holds qh ON qh.id = qe.hold_id WHERE qe.entry_id = e.id "
+    "AND qh.released_at IS NULL))";
 
 const char* k_scan_all =
     "coalesce(s.from_addr,'') || char(10) || coalesce(s.to_addr,'') || char(10) || "

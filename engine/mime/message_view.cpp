@@ -1,9 +1,15 @@
 #include "mime/message_view.hpp"
 
+#include <fcntl.h>
 #include <gmime/gmime.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "mime/message_index.hpp"
@@ -59,17 +65,51 @@ std::string addresses(InternetAddressList* list) {
     return gstr(internet_address_list_to_string(list, nullptr, FALSE)).str();
 }
 
-// The parsed message; owns the GMime objects (the parser keeps no reference to `raw`: the
-// memory stream copies it).
+// A temporary file nobody else can open: created 0600 (whatever the umask) and unlinked at
+// once, so the descriptor is all there is and nothing outlives the process.
+int private_temp_fd() {
+    const char* env = std::getenv("TMPDIR");
+    const std::string dir = env && *env ? env : "/tmp";
+    std::string path = dir + "/mailvault-spool-XXXXXX";
+    int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0)
+        throw mv::failure(errc::io, "cannot create a temporary file in " + dir + ": " +
+                                        std::strerror(errno) +
+                                        "; set TMPDIR to a writable directory");
+    ::unlink(path.c_str());
+    ::fchmod(fd, 0600);
+    return fd;
+}
+
+// A GMime stream reading `fd` from its start, on a descriptor of its own (the stream closes it).
+GMimeStream* file_stream(int fd, gint64 end = -1) {
+    int d = ::dup(fd);
+    if (d < 0) throw mv::failure(errc::io, std::string("dup: ") + std::strerror(errno));
+    ::lseek(d, 0, SEEK_SET);
+    return end < 0 ? g_mime_stream_fs_new(d) : g_mime_stream_fs_new_with_bounds(d, 0, end);
+}
+
+// The parsed message; owns the GMime objects. From memory, the memory stream copies `raw`;
+// from a spool file, the parser persists the (seekable) stream: part contents stay byte ranges
+// of the file and are read only when written out.
 struct parsed {
     unref stream, parser, message;
     explicit parsed(std::string_view raw)
         : stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size())),
-          parser(g_mime_parser_new_with_stream(static_cast<GMimeStream*>(stream.p))),
+          parser(nullptr),
           message(nullptr) {
-        g_mime_parser_set_format(static_cast<GMimeParser*>(parser.p), GMIME_FORMAT_MESSAGE);
-        message.p =
-            g_mime_parser_construct_message(static_cast<GMimeParser*>(parser.p), parser_options());
+        construct();
+    }
+    explicit parsed(const spooled_message& m)
+        : stream(file_stream(m.fd())), parser(nullptr), message(nullptr) {
+        construct();
+    }
+    void construct() {
+        parser.p = g_mime_parser_new_with_stream(static_cast<GMimeStream*>(stream.p));
+        auto* ps = static_cast<GMimeParser*>(parser.p);
+        g_mime_parser_set_format(ps, GMIME_FORMAT_MESSAGE);
+        g_mime_parser_set_persist_stream(ps, TRUE);
+        message.p = g_mime_parser_construct_message(ps, parser_options());
     }
     GMimeMessage* msg() const { return static_cast<GMimeMessage*>(message.p); }
 };
@@ -98,17 +138,52 @@ void write_leaf(GMimeObject* obj, GMimeStream* out) {
     if (content) g_mime_data_wrapper_write_to_stream(content, out);
 }
 
-std::string leaf_text(GMimeObject* obj, std::size_t max, bool& truncated) {
-    gstr text(g_mime_text_part_get_text(GMIME_TEXT_PART(obj)));
-    std::string s = text.str();
-    if (s.size() > max) {
-        // Cut at a character boundary.
-        std::size_t cut = max;
-        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-        s.resize(cut);
-        truncated = true;
+void cut_utf8(std::string& s, std::size_t max, bool& truncated) {
+    if (s.size() <= max) return;
+    // Cut at a character boundary.
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    s.resize(cut);
+    truncated = true;
+}
+
+// The body text in UTF-8, at most `max` bytes. `decoded` is the part's decoded size: up to
+// `max`, GMime's get_text (charset detection with the fallback charsets). Beyond, get_text
+// would hold the whole text (a 200 MB text part: 200 MB, twice): the part is decoded and
+// converted from its declared charset (else taken as UTF-8) into a temporary file bounded at
+// a little more than `max` bytes, where the write stops, and that much is read back.
+std::string leaf_text(GMimeObject* obj, std::uint64_t decoded, std::size_t max, bool& truncated) {
+    if (decoded <= max) {
+        gstr text(g_mime_text_part_get_text(GMIME_TEXT_PART(obj)));
+        std::string s = text.str();
+        cut_utf8(s, max, truncated);
+        return s;
     }
-    return s;
+    truncated = true;
+    GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(obj));
+    if (!content) return {};
+    const int fd = private_temp_fd();
+    const std::size_t keep = max + 8;  // room for the last character's bytes
+    {
+        unref out(file_stream(fd, static_cast<gint64>(keep)));
+        unref filtered(g_mime_stream_filter_new(static_cast<GMimeStream*>(out.p)));
+        const char* cs = g_mime_text_part_get_charset(GMIME_TEXT_PART(obj));
+        if (cs && g_ascii_strcasecmp(cs, "utf-8") != 0 && g_ascii_strcasecmp(cs, "us-ascii") != 0)
+            if (GMimeFilter* f = g_mime_filter_charset_new(cs, "UTF-8")) {
+                g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.p), f);
+                g_object_unref(f);
+            }
+        // Fails (-1) once the bound is reached: that is the point.
+        g_mime_data_wrapper_write_to_stream(content, static_cast<GMimeStream*>(filtered.p));
+        g_mime_stream_flush(static_cast<GMimeStream*>(filtered.p));
+    }
+    std::string s(keep, '\0');
+    ssize_t n = ::pread(fd, s.data(), s.size(), 0);
+    ::close(fd);
+    s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    bool cut = false;
+    cut_utf8(s, max, cut);
+    return make_valid_utf8(s);
 }
 
 }  // namespace
@@ -151,9 +226,10 @@ std::vector<const part_info*> message_view::attachments() const {
     return out;
 }
 
-message_view view(std::string_view raw, const view_limits& limits) {
+namespace {
+
+message_view view_of(const parsed& pm, const view_limits& limits) {
     message_view v;
-    parsed pm(raw);
     GMimeMessage* msg = pm.msg();
     if (!msg) return v;
     v.parsed = true;
@@ -201,16 +277,95 @@ message_view view(std::string_view raw, const view_limits& limits) {
         const bool attachment = p.disposition == "attachment" || !p.filename.empty();
         if (GMIME_IS_TEXT_PART(leaf) && !attachment) {
             if (p.content_type == "text/plain" && !have_text) {
-                v.text = leaf_text(leaf, limits.max_body, v.text_truncated);
+                v.text = leaf_text(leaf, p.size, limits.max_body, v.text_truncated);
                 have_text = p.body = true;
             } else if (p.content_type == "text/html" && !have_html) {
-                v.html = leaf_text(leaf, limits.max_body, v.html_truncated);
+                v.html = leaf_text(leaf, p.size, limits.max_body, v.html_truncated);
                 have_html = p.body = true;
             }
         }
         v.parts.push_back(std::move(p));
     });
     return v;
+}
+
+GMimeObject* find_leaf(const parsed& pm, int number, int& counter) {
+    GMimeObject* found = nullptr;
+    walk(g_mime_message_get_mime_part(pm.msg()), 0, counter, [&](GMimeObject* leaf, int n) {
+        if (n == number) found = leaf;
+    });
+    return found;
+}
+
+mv::error no_part(int number, int count) {
+    return {errc::usage, "the message has no part " + std::to_string(number) + " (it has " +
+                             std::to_string(count) + ")"};
+}
+
+}  // namespace
+
+message_view view(std::string_view raw, const view_limits& limits) {
+    parsed pm(raw);
+    return view_of(pm, limits);
+}
+
+message_view view(const spooled_message& m, const view_limits& limits) {
+    parsed pm(m);
+    return view_of(pm, limits);
+}
+
+spooled_message::spooled_message() : fd_(private_temp_fd()) {}
+
+spooled_message::~spooled_message() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void spooled_message::append(std::string_view b) {
+    while (!b.empty()) {
+        ssize_t w = ::write(fd_, b.data(), b.size());
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw mv::failure(errc::io, std::string("writing a temporary file failed: ") +
+                                            std::strerror(errno) +
+                                            "; free space in TMPDIR or point it elsewhere");
+        }
+        b.remove_prefix(static_cast<std::size_t>(w));
+        size_ += static_cast<std::uint64_t>(w);
+    }
+}
+
+// From a spool the decoded part goes through a second temporary file, read back in chunks: the
+// sink gets it in pieces whatever the part's size.
+mv::error decode_part(const spooled_message& m, int number,
+                      const std::function<void(std::string_view)>& sink) {
+    parsed pm(m);
+    if (!pm.msg()) return {errc::usage, "the message could not be parsed as MIME"};
+    int counter = 0;
+    GMimeObject* found = find_leaf(pm, number, counter);
+    if (!found) return no_part(number, counter);
+    const int fd = private_temp_fd();
+    {
+        unref out(file_stream(fd));
+        write_leaf(found, static_cast<GMimeStream*>(out.p));
+        g_mime_stream_flush(static_cast<GMimeStream*>(out.p));
+    }
+    std::string buf(256 * 1024, '\0');
+    off_t off = 0;
+    mv::error err;
+    while (true) {
+        ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            err = {errc::io,
+                   std::string("reading a temporary file failed: ") + std::strerror(errno)};
+            break;
+        }
+        if (n == 0) break;
+        sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        off += n;
+    }
+    ::close(fd);
+    return err;
 }
 
 mv::error decode_part(std::string_view raw, int number,

@@ -55,10 +55,37 @@ struct message_view {
 
 message_view view(std::string_view raw, const view_limits& limits = {});
 
+// A message spooled to a private temporary file (created 0600 in $TMPDIR, else /tmp, and
+// unlinked at once, so nothing is left behind even after a kill). GMime parses a seekable file
+// stream without copying the content into memory (parts refer to byte ranges of the file), so
+// view() and decode_part() over a spool use memory bounded by view_limits::max_body, not by the
+// message's size: `show` and the web viewer go through one for any message.
+// Flow: construct -> append() the bytes (archive::read_content's sink) -> view / decode_part,
+// as often as wanted. Throws mv::failure(errc::io) when the file cannot be created or written.
+class spooled_message {
+public:
+    spooled_message();
+    ~spooled_message();
+    spooled_message(const spooled_message&) = delete;
+    spooled_message& operator=(const spooled_message&) = delete;
+
+    void append(std::string_view bytes);
+    int fd() const { return fd_; }
+    std::uint64_t size() const { return size_; }
+
+private:
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+};
+
+message_view view(const spooled_message& m, const view_limits& limits = {});
+
 // Decodes part `number` (content transfer encoding undone, bytes as the sender attached them)
 // to `sink` in chunks. An attached message is written as its bytes. usage error when there is
 // no such part or the message does not parse.
 mv::error decode_part(std::string_view raw, int number,
+                      const std::function<void(std::string_view)>& sink);
+mv::error decode_part(const spooled_message& m, int number,
                       const std::function<void(std::string_view)>& sink);
 
 // A file name safe to offer for saving: no directory parts, no control characters, no leading

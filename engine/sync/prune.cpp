@@ -7,6 +7,7 @@
 #include <set>
 
 #include "archive/archive.hpp"
+#include "archive/browser.hpp"
 #include "imap/uid_set.hpp"
 #include "mailvault/crashpoint.hpp"
 #include "mailvault/failure_policy.hpp"
@@ -130,6 +131,7 @@ private:
     prune_report& rep_;
     std::int64_t now_ = 0;
     prune_methods methods_;
+    std::vector<std::int64_t> query_held_;  // entries under an active hold by query, ascending
 };
 
 std::vector<prune_candidate> account_prune::candidates(const target& t,
@@ -140,6 +142,14 @@ std::vector<prune_candidate> account_prune::candidates(const target& t,
     std::vector<archived_message> msgs;
     ar_.a.for_each_entry(fresh.id, [&](const archive::entry_view& e) {
         if (!e.uid) return;
+        if (std::binary_search(query_held_.begin(), query_held_.end(), e.id)) {
+            log("UID " + std::to_string(*e.uid) + " in '" + fresh.name +
+                "' is under a hold by query: kept");
+            return;
+        }
+        if (opts_.only_entries &&
+            !std::binary_search(opts_.only_entries->begin(), opts_.only_entries->end(), e.id))
+            return;
         msgs.push_back(
             {*e.uid, e.flags, e.internaldate, e.size, e.content, e.expunged_at.has_value()});
     });
@@ -209,6 +219,7 @@ void account_prune::run() {
         if (account_id) {
             boxes = ar_.a.mailboxes(*account_id);
             holds = ar_.a.holds();
+            query_held_ = archive::browser(ar_.a).query_held_entries();
         }
     }
     if (!account_id)
@@ -427,18 +438,20 @@ void account_prune::prune_folder(imap_session& s, const target& t, prune_folder_
         archive::transaction tx(ar_.a);
         for (const auto& d : plan.remove) {
             const auto& k = d.cand;
-            audit("prune_delete", {{"account", acct_.name},
-                                   {"folder", fr.name},
-                                   {"uidvalidity", uidvalidity},
-                                   {"uid", k.msg.uid},
-                                   {"sha256", k.msg.content.hex()},
-                                   {"size", k.msg.size},
-                                   {"server_size", answers.got[k.msg.uid].rfc822_size.value_or(0)},
-                                   {"internaldate", k.msg.internaldate.value_or(0)},
-                                   {"rule", describe_rule(opts_.rules[k.rule])},
-                                   {"method", method_of(d.trash.value_or(""))},
-                                   {"trash", d.trash ? nlohmann::json(*d.trash) : nlohmann::json()},
-                                   {"time", now_}});
+            audit("prune_delete",
+                  {{"account", acct_.name},
+                   {"folder", fr.name},
+                   {"uidvalidity", uidvalidity},
+                   {"uid", k.msg.uid},
+                   {"sha256", k.msg.content.hex()},
+                   {"size", k.msg.size},
+                   {"server_size", answers.got[k.msg.uid].rfc822_size.value_or(0)},
+                   {"internaldate", k.msg.internaldate.value_or(0)},
+                   {"rule", describe_rule(opts_.rules[k.rule])},
+                   {"query", opts_.query.empty() ? nlohmann::json() : nlohmann::json(opts_.query)},
+                   {"method", method_of(d.trash.value_or(""))},
+                   {"trash", d.trash ? nlohmann::json(*d.trash) : nlohmann::json()},
+                   {"time", now_}});
         }
         tx.commit(archive::durability::full);
     }

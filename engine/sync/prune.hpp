@@ -43,6 +43,10 @@ struct prune_options {
     bool allow_plain_expunge = false;  // without UIDPLUS: EXPUNGE when only ours are \Deleted
     std::int64_t now = 0;              // epoch seconds for older_than; 0: the current time
     std::function<void(const std::string&)> log;
+    // --query (docs/retention.md): only these archive entry ids (sorted) among what the rules
+    // select; nullopt: no narrowing. `query` is its text, recorded with each deletion.
+    std::optional<std::vector<std::int64_t>> only_entries;
+    std::string query;
 };
 
 struct prune_refusal {

@@ -124,6 +124,13 @@ std::optional<std::int64_t> covering_hold(const std::vector<hold_scope>& holds,
 purge_decision select_for_purge(const std::vector<purge_entry>& entries,
                                 const std::vector<hold_scope>& holds, std::int64_t cutoff,
                                 purge_basis basis) {
+    return select_for_purge(entries, holds, {}, cutoff, basis);
+}
+
+purge_decision select_for_purge(const std::vector<purge_entry>& entries,
+                                const std::vector<hold_scope>& holds,
+                                const std::vector<std::int64_t>& query_held, std::int64_t cutoff,
+                                purge_basis basis) {
     purge_decision d;
     for (const auto& e : entries) {
         const std::int64_t age_ref = basis == purge_basis::internaldate
@@ -134,7 +141,8 @@ purge_decision select_for_purge(const std::vector<purge_entry>& entries,
             ++d.on_server;
             continue;
         }
-        if (covering_hold(holds, e.account_id, e.mailbox_id)) {
+        if (covering_hold(holds, e.account_id, e.mailbox_id) ||
+            std::binary_search(query_held.begin(), query_held.end(), e.entry_id)) {
             ++d.held;
             continue;
         }

@@ -100,6 +100,12 @@ struct purge_decision {
 purge_decision select_for_purge(const std::vector<purge_entry>& entries,
                                 const std::vector<hold_scope>& holds, std::int64_t cutoff,
                                 purge_basis basis);
+// The same, also keeping the entries under an active hold by query (`query_held`: entry ids,
+// ascending; archive::browser::query_held_entries).
+purge_decision select_for_purge(const std::vector<purge_entry>& entries,
+                                const std::vector<hold_scope>& holds,
+                                const std::vector<std::int64_t>& query_held, std::int64_t cutoff,
+                                purge_basis basis);
 
 // "1:3,7,9:12" for UIDs in any order.
 std::string compress_uids(std::vector<std::uint32_t> uids);

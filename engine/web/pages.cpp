@@ -268,7 +268,7 @@ public:
     body_stream take_body_stream() override { return std::exchange(stream_, {}); }
 
 private:
-    body_stream stream_;  // set by raw(): the message streams from the archive
+    body_stream stream_;  // set by raw(), part(), cid_image(): the body streams after the headers
     std::shared_ptr<site> s_;
     std::unique_ptr<archive::archive> a_;
     archive::browser b_;
@@ -330,11 +330,13 @@ private:
         }
     }
 
-    std::optional<std::string> read_raw(const entry_row& e) {
-        std::string raw;
-        if (auto err = a_->read_content(e.content, raw)) {
+    // The message spooled to a private temporary file (mime::spooled_message), never into
+    // memory: views and part downloads of a 200 MB message stay in bounded memory.
+    std::shared_ptr<mime::spooled_message> read_raw(const entry_row& e) {
+        auto raw = std::make_shared<mime::spooled_message>();
+        if (auto err = a_->read_content(e.content, [&](std::string_view p) { raw->append(p); })) {
             std::fprintf(stderr, "mailvault serve: %s\n", err.message.c_str());
-            return std::nullopt;
+            return nullptr;
         }
         return raw;
     }
@@ -795,9 +797,15 @@ private:
         const mime::part_info* p = v.part(static_cast<int>(*n));
         if (!p || !p->content_type.starts_with("image/") || p->content_type == "image/svg+xml")
             return make(http::status::not_found, "text/plain; charset=utf-8", "not found\n");
-        std::string bytes;
-        mime::decode_part(*raw, p->number, [&](std::string_view b) { bytes.append(b); });
-        response res = make(http::status::ok, p->content_type, std::move(bytes));
+        stream_ = [raw, n = p->number](const body_write_fn& write) {
+            bool client_ok = true;
+            const auto err = mime::decode_part(*raw, n, [&](std::string_view b) {
+                if (client_ok) client_ok = write(b);
+            });
+            return !err && client_ok;
+        };
+        response res = make(http::status::ok, p->content_type, "");
+        res.content_length(p->size);
         res.set(http::field::cache_control, "private, max-age=600");
         cid_ = true;
         return res;
@@ -815,13 +823,24 @@ private:
                    {{"part", p->number}, {"filename", name}, {"size", p->size}}))
             return error_page(http::status::service_unavailable,
                               "The access could not be recorded in the audit log; try again.");
-        std::string bytes;
-        if (auto err =
-                mime::decode_part(*raw, p->number, [&](std::string_view b) { bytes.append(b); }))
-            return error_page(http::status::not_found, err.message);
+        // Streamed: decoded from the spool chunk by chunk as the client takes it. Its length is
+        // known (view() decoded it once to count), so the response says it up front.
+        stream_ = [raw, n = p->number](const body_write_fn& write) {
+            bool client_ok = true;
+            const auto err = mime::decode_part(*raw, n, [&](std::string_view b) {
+                if (client_ok) client_ok = write(b);
+            });
+            if (err) {
+                std::fprintf(stderr, "mailvault serve: part download cut short: %s\n",
+                             err.message.c_str());
+                return false;
+            }
+            return client_ok;
+        };
         // Always a download, never rendered here: an attached HTML page or SVG must not run
         // with the viewer's origin.
-        response res = make(http::status::ok, "application/octet-stream", std::move(bytes));
+        response res = make(http::status::ok, "application/octet-stream", "");
+        res.content_length(p->size);
         res.set(http::field::content_disposition, disposition(name));
         return res;
     }

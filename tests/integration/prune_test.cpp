@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -571,4 +573,119 @@ TEST_CASE("prune: a failed undo of our Deleted is audited and fails the folder l
     CHECK(rows[0].at("payload").at("error").get<std::string>().find("injected") !=
           std::string::npos);
     CHECK(b.audit("prune_cancelled").empty());  // not cancelled: our flags are still there
+}
+
+TEST_CASE("prune: --query narrows the rule's selection to the messages the search matches") {
+    prune_bed b;
+    // Three new messages; two carry a word no corpus message has.
+    auto write = [&](const std::string& name, const std::string& subject) {
+        const auto p = b.seed.path() / name;
+        std::ofstream(p, std::ios::binary)
+            << "From: Billing <billing@example.com>\r\nTo: alice@example.org\r\nSubject: "
+            << subject << "\r\nMessage-ID: <" << name
+            << "@example.com>\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\nHello.\r\n";
+        return p.string();
+    };
+    std::set<std::uint32_t> wanted;
+    wanted.insert(b.tb->add("alice", "INBOX", write("q1.eml", "Quarterly quuxinvoice 1")));
+    wanted.insert(b.tb->add("alice", "INBOX", write("q2.eml", "Your quuxinvoice, again")));
+    const auto other = b.tb->add("alice", "INBOX", write("q3.eml", "Not an invoice"));
+    b.env->sync();
+    const auto before = b.server_uids();
+    REQUIRE(before.count(other));
+
+    // Dry run: only the two matches among everything the rule (every message) selects.
+    auto plan = b.prune_json({"--larger-than", "1", "--query", "quuxinvoice"}, 0);
+    CHECK(plan.at("query") == "quuxinvoice");
+    CHECK(plan.at("query_matches") == 2);
+    CHECK(inbox_report(plan).at("planned_uids") == uid_list(wanted));
+    CHECK(b.server_uids() == before);
+    // The query narrows the rule: with one that selects only old mail, nothing matches both.
+    auto none = b.prune_json({"--older-than", "30d", "--query", "quuxinvoice"}, 0);
+    CHECK(inbox_report(none).at("planned") == 0);
+
+    auto done = b.prune_json({"--larger-than", "1", "--query", "quuxinvoice", "--execute"}, 0);
+    CHECK(inbox_report(done).at("deleted_uids") == uid_list(wanted));
+    std::set<std::uint32_t> left = before;
+    for (auto u : wanted) left.erase(u);
+    CHECK(b.server_uids() == left);
+    auto rows = b.audit("prune_delete");
+    REQUIRE(rows.size() == 2);
+    for (auto& r : rows) {
+        CHECK(r.at("payload").at("query") == "quuxinvoice");
+        CHECK(wanted.count(r.at("payload").at("uid").get<std::uint32_t>()));
+    }
+
+    // A query is not a rule on its own, and a bad one is a usage error naming it.
+    auto alone = b.run({"prune", "--query", "quuxinvoice"});
+    CHECK(alone.status == 2);
+    auto bad = b.run({"prune", "--larger-than", "1", "--query", "\"unclosed"});
+    CHECK(bad.status == 2);
+    CHECK(bad.errors.find("search") != std::string::npos);
+    CHECK(b.server_uids() == left);
+}
+
+TEST_CASE("hold: --query holds the messages it matched then, against prune and purge") {
+    prune_bed b;
+    auto write = [&](const std::string& name, const std::string& subject) {
+        const auto p = b.seed.path() / name;
+        std::ofstream(p, std::ios::binary)
+            << "From: Billing <billing@example.com>\r\nTo: alice@example.org\r\nSubject: "
+            << subject << "\r\nMessage-ID: <" << name << "@example.com>\r\n\r\nHello.\r\n";
+        return p.string();
+    };
+    std::set<std::uint32_t> held;
+    held.insert(b.tb->add("alice", "INBOX", write("h1.eml", "Quarterly quuxinvoice 1")));
+    held.insert(b.tb->add("alice", "INBOX", write("h2.eml", "Your quuxinvoice, again")));
+    b.env->sync();
+    auto add = b.run({"hold", "add", "--query", "quuxinvoice", "--reason", "case 18"});
+    REQUIRE(add.status == 0);
+    CHECK(add.output.find("hold q1 added on the 2 messages matching 'quuxinvoice'") !=
+          std::string::npos);
+    // Mail that matches later is not held: the hold is the set matched when it was added.
+    b.tb->add("alice", "INBOX", write("h3.eml", "Late quuxinvoice"));
+    b.env->sync();
+    auto list = b.run({"hold", "list"});
+    CHECK(list.output.find("q1  query 'quuxinvoice' (2 messages)") != std::string::npos);
+    auto search = b.run({"search", "--count", "held:yes"});
+    CHECK(search.output == "2\n");
+
+    // Prune with a rule selecting every message: only the held two stay on the server.
+    auto pr = b.run({"prune", "--larger-than", "1", "--execute"});
+    CHECK(pr.status == 0);
+    CHECK(b.server_uids() == held);
+    CHECK(pr.errors.find("is under a hold by query: kept") != std::string::npos);
+
+    // Expunged by someone else: purge keeps the held entries, deletes the others.
+    b.tb->expunge("alice", "INBOX", std::vector<std::uint32_t>(held.begin(), held.end()));
+    b.env->sync();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    auto p = b.run({"purge", "--older-than", "1s", "--execute", "--json"});
+    REQUIRE(p.status == 0);
+    auto pj = nlohmann::json::parse(p.output);
+    CHECK(pj.at("held") == 2);
+    CHECK(pj.at("entries_deleted").get<int>() > 0);
+    {
+        auto a = b.env->open_archive();
+        for (auto uid : held) CHECK(a->find_entry("alice", "INBOX", uid));
+    }
+
+    CHECK(b.run({"hold", "release", "q1", "--reason", "case closed"}).status == 0);
+    CHECK(b.run({"hold", "release", "q1", "--reason", "again"}).status == 2);
+    CHECK(b.run({"hold", "release", "q9", "--reason", "none"}).status == 2);
+    auto p2 = b.run({"purge", "--older-than", "1s", "--execute", "--json"});
+    REQUIRE(p2.status == 0);
+    CHECK(nlohmann::json::parse(p2.output).at("entries_deleted") == 2);
+
+    auto rows = b.audit("hold_add");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].at("payload").at("query") == "quuxinvoice");
+    CHECK(rows[0].at("payload").at("matched") == 2);
+    CHECK(rows[0].at("payload").at("hold_id") == "q1");
+    REQUIRE(b.audit("hold_release").size() == 1);
+    CHECK(b.run({"audit", "verify"}).status == 0);
+    // --query and --account do not combine; a query is required to be non-empty.
+    CHECK(b.run({"hold", "add", "--query", "x", "--account", "alice", "--reason", "r"}).status ==
+          2);
+    CHECK(b.run({"hold", "add", "--query", " ", "--reason", "r"}).status == 2);
 }

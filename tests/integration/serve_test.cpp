@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -179,6 +180,13 @@ public:
         }
     }
     std::uint16_t port() const { return port_; }
+    // Peak resident memory of the server so far (VmHWM, KB).
+    long peak_rss_kb() const {
+        std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+        for (std::string line; std::getline(f, line);)
+            if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+        return -1;
+    }
     int stop() {
         ::kill(pid_, SIGTERM);
         int status = 0;
@@ -525,4 +533,83 @@ TEST_CASE("serve: a large message downloads byte-exact in chunks, a damaged one 
     CHECK(cut.header("content-length") == std::to_string(big.size()));
     CHECK(cut.body.size() < big.size());
     CHECK(big.rfind(cut.body, 0) == 0);  // what came is a true prefix
+}
+
+// Issue #14: the message page and a part download of a 110 MB message go through a spool file
+// (mime::spooled_message) and stream the part: the server's peak RSS grows by a bounded amount,
+// not by the message (before: the message, GMime's copy and the decoded part: > 250 MB).
+TEST_CASE("serve: a 110 MB message's page and attachment download in bounded memory",
+          "[serve][large]") {
+    mv::test::temp_dir dir;
+    fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::replace);
+    const fs::path db = dir / "a.sqlite";
+    make_archive(db);
+    std::string attachment(80u << 20, '\0');
+    for (std::size_t i = 0; i < attachment.size(); ++i)
+        attachment[i] = static_cast<char>((i * 2654435761u) >> 13);
+    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string b64;
+    b64.reserve(attachment.size() / 3 * 4 + attachment.size() / 28 + 8);
+    for (std::size_t i = 0, col = 0; i + 3 <= attachment.size(); i += 3) {
+        const unsigned v = static_cast<unsigned char>(attachment[i]) << 16 |
+                           static_cast<unsigned char>(attachment[i + 1]) << 8 |
+                           static_cast<unsigned char>(attachment[i + 2]);
+        for (int k = 18; k >= 0; k -= 6) b64 += t[(v >> k) & 63];
+        if ((col += 4) == 76) b64 += "\r\n", col = 0;
+    }
+    attachment.resize(attachment.size() / 3 * 3);  // what the base64 above encodes
+    std::string big =
+        "From: Dan <dan@example.org>\r\nSubject: Scans\r\nMIME-Version: 1.0\r\nContent-Type: "
+        "multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nScans "
+        "attached.\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+        "filename=\"scans.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+        b64 + "\r\n--b--\r\n";
+    b64.clear();
+    b64.shrink_to_fit();
+    std::string id;
+    {
+        mv::archive::archive a(db);
+        auto acct = a.find_account("work");
+        REQUIRE(acct);
+        auto mb = a.find_mailbox(*acct, "INBOX");
+        REQUIRE(mb);
+        auto put = a.put_content(big);
+        mv::archive::entry_record e;
+        e.mailbox_id = mb->id;
+        e.uidvalidity = 7;
+        e.uid = 44;
+        e.size = big.size();
+        e.content = put.hash;
+        e.internaldate = 1700000200;
+        a.upsert_entry(e);
+        a.index_pending();
+        id = std::to_string(a.find_entry("work", "INBOX", 44)->id);
+    }
+    big.clear();
+    big.shrink_to_fit();
+    const char* old = std::getenv("ASAN_OPTIONS");
+    const std::string saved = old ? old : "";
+    ::setenv("ASAN_OPTIONS", "quarantine_size_mb=0:detect_leaks=0", 1);
+    serve_process srv(dir.path(), {"--archive", db.string()});
+    if (old)
+        ::setenv("ASAN_OPTIONS", saved.c_str(), 1);
+    else
+        ::unsetenv("ASAN_OPTIONS");
+    CHECK(get(srv.port(), "/").status == 200);
+    const long base = srv.peak_rss_kb();
+    auto page = get(srv.port(), "/m/" + id);
+    CHECK(page.status == 200);
+    CHECK(page.body.find("scans.pdf") != std::string::npos);
+    const long after_page = srv.peak_rss_kb();
+    auto part = get(srv.port(), "/m/" + id + "/part/2");
+    CHECK(part.status == 200);
+    CHECK(part.header("content-length") == std::to_string(attachment.size()));
+    CHECK(part.body.size() == attachment.size());
+    CHECK(part.body == attachment);
+    const long after_part = srv.peak_rss_kb();
+    INFO("serve peak RSS: " << base << " KB, after the page " << after_page
+                            << " KB, after the download " << after_part << " KB");
+    REQUIRE(base > 0);
+    CHECK(after_page - base < 48 * 1024);
+    CHECK(after_part - base < 48 * 1024);
 }
