@@ -40,32 +40,6 @@ void split_resp_code(std::string& text, std::string& code) {
 
 }  // namespace
 
-std::string describe_bytes(std::string_view bytes) {
-    constexpr std::size_t max_shown = 40;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < bytes.size() && i < max_shown; ++i) {
-        auto c = static_cast<unsigned char>(bytes[i]);
-        if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c >= 0x7f) {
-            static const char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    out += '"';
-    if (bytes.size() > max_shown) out += "...";
-    return out;
-}
-
 mv::error parse_status_line(std::string_view line, bool allow_continuation, std::uint64_t offset,
                             status_line& out) {
     out = status_line{};

@@ -44,8 +44,7 @@ struct status_line {
 mv::error parse_status_line(std::string_view line, bool allow_continuation, std::uint64_t offset,
                             status_line& out);
 
-// Printable rendering of (at most the first 40 bytes of) `bytes` for error messages.
-std::string describe_bytes(std::string_view bytes);
+using mv::describe_bytes;  // mailvault/error.hpp
 
 // Receives the unstuffed bytes of a multi-line body, in runs.
 class body_consumer {

@@ -34,32 +34,6 @@ std::string enhanced_code::str() const {
     return std::to_string(cls) + "." + std::to_string(subject) + "." + std::to_string(detail);
 }
 
-std::string describe_bytes(std::string_view bytes) {
-    constexpr std::size_t max_shown = 40;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < bytes.size() && i < max_shown; ++i) {
-        auto c = static_cast<unsigned char>(bytes[i]);
-        if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c >= 0x7f) {
-            static const char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    out += '"';
-    if (bytes.size() > max_shown) out += "...";
-    return out;
-}
-
 std::size_t parse_enhanced(std::string_view text, enhanced_code& out) {
     out = {};
     if (text.size() < 5) return 0;

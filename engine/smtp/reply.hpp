@@ -50,8 +50,7 @@ struct reply {
     std::string summary() const;
 };
 
-// Printable rendering of (at most the first 40 bytes of) `bytes` for error messages.
-std::string describe_bytes(std::string_view bytes);
+using mv::describe_bytes;  // mailvault/error.hpp
 
 // Parses RFC 3463 "c.s.d" at the start of `text` (c in 2/4/5, 1-3 digits each) followed by a
 // space or the end; returns the length consumed including the space, 0 when there is none.

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "harness/local.hpp"

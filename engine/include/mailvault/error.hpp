@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace mv {
@@ -11,10 +12,10 @@ namespace mv {
 enum class errc {
     ok = 0,
     // configuration and usage
-    config,           // bad config file or option
-    usage,            // bad command line
+    config,  // bad config file or option
+    usage,   // bad command line
     // authentication
-    auth,             // server rejected credentials
+    auth,  // server rejected credentials
     // network and TLS
     network,          // connect/read/write failed, connection closed
     timeout,          // no answer within the configured time
@@ -22,18 +23,18 @@ enum class errc {
     tls_hostname,     // certificate valid but for another name
     tls_handshake,    // handshake failed for another reason (protocol, cipher)
     // protocol
-    protocol,         // malformed server output (message names bytes and offset)
-    limit,            // a hard cap was exceeded (literal, line, response size)
-    closed,           // server closed the connection (incl. mid-literal, BYE)
-    server_no,        // tagged NO / -ERR for one command
-    server_bad,       // tagged BAD
-    unsupported,      // server lacks a required capability
+    protocol,     // malformed server output (message names bytes and offset)
+    limit,        // a hard cap was exceeded (literal, line, response size)
+    closed,       // server closed the connection (incl. mid-literal, BYE)
+    server_no,    // tagged NO / -ERR for one command
+    server_bad,   // tagged BAD
+    unsupported,  // server lacks a required capability
     // archive
     archive,          // archive cannot be opened/written (locked, read-only, disk full)
     archive_corrupt,  // archive content fails verification
     // misc
     cancelled,
-    io,               // local file I/O
+    io,  // local file I/O
     internal,
 };
 
@@ -58,5 +59,9 @@ struct failure : std::exception {
     failure(errc c, std::string msg) : err(c, std::move(msg)) {}
     const char* what() const noexcept override { return err.message.c_str(); }
 };
+
+// Printable rendering of (at most the first 40 bytes of) `bytes` for protocol error messages:
+// control and non-ASCII bytes escaped, quoted, "..." when cut.
+std::string describe_bytes(std::string_view bytes);
 
 }  // namespace mv
