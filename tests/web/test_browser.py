@@ -225,6 +225,20 @@ class Serve:
         assert rc == 0, "serve exited %d after SIGINT: %s" % (rc, "".join(self.err))
 
 
+def wait_until(fn, timeout=20.0):
+    """Polls fn() until it returns something true or timeout passes (a loaded CI machine
+    renders slowly: fixed sleeps made this test flaky). Returns fn's last value."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            v = fn()
+        except Exception:  # element not there yet, frame still loading
+            v = None
+        if v or time.time() >= deadline:
+            return v
+        time.sleep(0.2)
+
+
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
@@ -313,7 +327,8 @@ def main():
         # 2. hostile HTML.
         driver.get(base + "/search?q=" + "hostile")
         driver.find_element(By.LINK_TEXT, "Hostile newsletter").click()
-        time.sleep(1.5)
+        wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "iframe.html"))
+        time.sleep(1.0)  # a window for a script to open an alert, were one to run
         try:
             alert = driver.switch_to.alert
             raise AssertionError("an alert opened: " + alert.text)
@@ -324,11 +339,13 @@ def main():
               "message HTML is in a sandboxed frame without scripts")
         driver.save_screenshot(os.path.join(a.artifacts, "hostile.png"))
         driver.switch_to.frame(frame)
-        check("Hello from a hostile message" in driver.page_source, "hostile HTML's text shown")
+        check(wait_until(lambda: "Hello from a hostile message" in driver.page_source),
+              "hostile HTML's text shown")
         img = driver.find_element(By.ID, "cidimg") if driver.find_elements(By.ID, "cidimg") else None
         imgs = driver.find_elements(By.TAG_NAME, "img")
         check(len(imgs) == 1, "only the cid: image is left (%d img)" % len(imgs))
-        check(driver.execute_script("return arguments[0].naturalWidth", imgs[0]) == 1,
+        check(wait_until(lambda: driver.execute_script(
+                  "return arguments[0].complete && arguments[0].naturalWidth", imgs[0]) == 1),
               "the cid: image loaded from the archive")
         for sel in ("script", "iframe", "object", "embed", "form", "svg", "meta[http-equiv]",
                     "base", "link", "video", "input", "button", "[onload]", "[onerror]",
