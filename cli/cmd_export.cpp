@@ -30,7 +30,7 @@ int run_export(const std::vector<std::string>& args) {
         "name includes its subfolders)")(
         "query", po::value<std::string>(),
         "only messages matching this search query (the language of `mailvault search`, "
-        "docs/search.md)")("exclude-expunged", "skip messages gone from the server")(
+        "man mailvault-search)")("exclude-expunged", "skip messages gone from the server")(
         "line-endings", po::value<std::string>(),
         "lf (the default for maildir and mbox) or crlf (the archived bytes unchanged; the "
         "default for eml)")("layout", po::value<std::string>()->default_value("fs"),

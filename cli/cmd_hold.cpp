@@ -35,7 +35,7 @@ std::string require_reason(const po::variables_map& vm) {
 int run_hold_add_query(const po::variables_map& vm, const std::string& reason) {
     const std::string query = vm["query"].as<std::string>();
     if (query.find_first_not_of(" \t") == std::string::npos)
-        throw mv::failure(errc::usage, "--query is empty; give a search (docs/search.md)");
+        throw mv::failure(errc::usage, "--query is empty; give a search (man mailvault-search)");
     auto arch = open_archive(archive_path(vm), false, false);
     arch->index_pending();
     archive::transaction tx(*arch);
@@ -61,7 +61,7 @@ int run_hold_add(const std::vector<std::string>& args) {
     d.add_options()("account,a", po::value<std::string>(), "the account")(
         "folder,f", po::value<std::string>(), "only this folder (default: the whole account)")(
         "query", po::value<std::string>(),
-        "hold the messages this search matches now (docs/search.md)")(
+        "hold the messages this search matches now (man mailvault-search)")(
         "reason", po::value<std::string>(), "why (recorded in the audit log)")("help,h",
                                                                                "this help");
     auto vm = parse(args, d);

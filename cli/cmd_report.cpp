@@ -42,8 +42,9 @@ int run_report_flush(const std::vector<std::string>& args) {
     }
     auto cfg = load_config(vm);
     if (!cfg.report.enabled)
-        throw mv::failure(errc::config,
-                          cfg.source.string() + ": no [report] section; add one (docs/reports.md)");
+        throw mv::failure(
+            errc::config,
+            cfg.source.string() + ": no [report] section; add one (man mailvault-report)");
     auto fr = report::flush_spool(cfg);
     std::cout << fr.sent << " sent, " << fr.pending << " pending, " << fr.rejected << " rejected ("
               << report::spool_dir(cfg).string() << ")\n";

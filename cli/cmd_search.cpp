@@ -96,7 +96,7 @@ std::string json_hit(const mv::archive::entry_hit& h) {
 int run_search(const std::vector<std::string>& args) {
     po::options_description desc(
         "mailvault search [--archive PATH] [options] QUERY...\n"
-        "Query language (docs/search.md): words, \"phrases\", from: to: cc: bcc: subject: "
+        "Query language (man mailvault-search): words, \"phrases\", from: to: cc: bcc: subject: "
         "body:\nattachment: message-id: account: folder: flag: keyword: has:attachment "
         "larger: smaller:\ndate:2024-01..2024-03 before: after: expunged: held:, AND OR NOT -x "
         "( ).\nExit status: 0 matches found, 1 no match, 2 bad query");
@@ -105,7 +105,7 @@ int run_search(const std::vector<std::string>& args) {
         "offset", po::value<std::size_t>()->default_value(0), "skip this many hits first")(
         "sort", po::value<std::string>()->default_value("date"),
         "date (newest first) or relevance")("count", "print only the number of matches")(
-        "json", "one JSON object per hit (JSON Lines, docs/search.md)")(
+        "json", "one JSON object per hit (JSON Lines, man mailvault-search)")(
         "format", po::value<std::string>()->default_value("text"),
         "text, json, or files (distinct sha256 of the matching messages)")(
         "explain", "print the SQL plan instead of searching (for debugging)")(
@@ -210,5 +210,5 @@ int run_search(const std::vector<std::string>& args) {
 
 MV_COMMAND("search",
            "search archived mail: words, \"phrases\", from: subject: date: flag: ... (see "
-           "docs/search.md)",
+           "man mailvault-search)",
            run_search);

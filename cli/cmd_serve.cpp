@@ -1,5 +1,5 @@
-// mailvault serve: the read-only web viewer (docs/web.md): search, folders, messages, threads,
-// the audit log and holds, over HTTP(S) with Boost.Beast. `serve --hash-password` reads a
+// mailvault serve: the read-only web viewer (man mailvault-serve): search, folders, messages,
+// threads, the audit log and holds, over HTTP(S) with Boost.Beast. `serve --hash-password` reads a
 // password from stdin and prints the password_hash line for a [[serve.user]].
 #include <unistd.h>
 
@@ -104,5 +104,6 @@ int run_serve(const std::vector<std::string>& args) {
 
 }  // namespace
 
-MV_COMMAND("serve", "read-only web viewer: search, folders, messages, audit log (docs/web.md)",
+MV_COMMAND("serve",
+           "read-only web viewer: search, folders, messages, audit log (man mailvault-serve)",
            run_serve);
