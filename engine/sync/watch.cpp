@@ -383,7 +383,6 @@ private:
     void idle_loop(std::size_t index) {
         const std::string folder = acct_.watch_folders[index];
         int failures = 0;
-        bool connected_before = false;
         std::string password;
         while (true) {
             {
@@ -422,7 +421,7 @@ private:
                 continue;
             }
             if (!hold(s.conn.get())) return;
-            err = idle_session(s, folder, index, connected_before, failures);
+            err = idle_session(s, folder, index, failures);
             release(s.conn.get());
             if (stopping() || mv::stop_requested()) return;
             if (err) {
@@ -439,7 +438,7 @@ private:
 
     // One connection's life: EXAMINE, [NOTIFY], IDLE again and again. Returns why it ended.
     mv::error idle_session(imap_session& s, const std::string& folder, std::size_t index,
-                           bool& connected_before, int& failures) {
+                           int& failures) {
         auto& c = *s.client;
         if (!c.caps().has("IDLE")) {
             // Nothing to wait on: the periodic full sync (watch_interval) is all there is.
@@ -491,9 +490,11 @@ private:
             }
         }
         cv_.notify_all();
-        // Back after a failure: what arrived meanwhile is synced now (with NOTIFY, anywhere).
-        if (connected_before) mark(folder, notify);
-        connected_before = true;
+        // What arrived before this connection's EXAMINE and after the sync last looked (the
+        // first full sync at start, or the one before a failure) is synced now: with NOTIFY,
+        // anywhere. What arrives from here on, IDLE reports. Without this, a delivery in the
+        // moment between the first sync and the first IDLE waited for watch_interval.
+        mark(folder, notify);
 
         const auto selected_in_config = [&](const std::string& name) {
             return config::folder_selected(acct_, name, delimiter);
