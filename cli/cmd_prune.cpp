@@ -9,6 +9,7 @@
 #include "cli.hpp"
 #include "common.hpp"
 #include "mailvault/units.hpp"
+#include "report_hook.hpp"
 #include "sync/prune.hpp"
 
 namespace mv::cli {
@@ -77,7 +78,7 @@ int run_prune(const std::vector<std::string>& args) {
         "only messages with this flag, e.g. '\\Seen'")("larger-than", po::value<std::string>(),
                                                        "only messages larger than this: 5M, 200k")(
         "query", po::value<std::string>(),
-        "only messages matching this search (docs/search.md) among what the rules select")(
+        "only messages matching this search (man mailvault-search) among what the rules select")(
         "execute", "really delete (default: print the plan and change nothing)")(
         "trash", po::value<std::string>(), "UID MOVE to this folder instead of expunging")(
         "allow-plain-expunge",
@@ -158,7 +159,8 @@ int run_prune(const std::vector<std::string>& args) {
     if (with_query) {
         opts.query = vm["query"].as<std::string>();
         if (opts.query.find_first_not_of(" \t") == std::string::npos)
-            throw mv::failure(errc::usage, "--query is empty; give a search (docs/search.md)");
+            throw mv::failure(errc::usage,
+                              "--query is empty; give a search (man mailvault-search)");
         arch->index_pending();
         archive::search_request q;
         q.query = opts.query;
@@ -176,6 +178,8 @@ int run_prune(const std::vector<std::string>& args) {
     }
     sync::shared_archive shared(*arch);
 
+    const auto started = std::chrono::system_clock::now();
+    const std::int64_t audit_before = execute ? audit_mark(*arch) : 0;
     std::vector<sync::prune_report> reports;
     for (const auto* a : accounts) reports.push_back(sync::prune_imap_account(*a, shared, opts));
 
@@ -192,6 +196,36 @@ int run_prune(const std::vector<std::string>& args) {
             if (f.err && code == exit_ok) code = exit_partial;
         }
     }
+    // The run report ([report]): only for --execute, the run that changes servers. Each
+    // deletion is listed with its audit record; each message kept because the archive and the
+    // server disagree is a failure.
+    report::run_summary summary;
+    if (execute) {
+        summary.command = "prune";
+        summary.start = started;
+        for (const auto& r : reports) {
+            auto& a = account_of(summary, r.account);
+            if (r.err) a.failures.push_back(r.err.message);
+            for (const auto& f : r.folders) {
+                a.deleted_on_server += f.deleted.size();
+                if (f.hold_id)
+                    a.notes.push_back("folder '" + f.name + "': skipped, under legal hold " +
+                                      std::to_string(*f.hold_id));
+                if (f.err) a.failures.push_back("folder '" + f.name + "': " + f.err.message);
+                for (const auto& x : f.refused)
+                    (x.verification ? a.failures : a.notes)
+                        .push_back("folder '" + f.name + "': kept UID " + std::to_string(x.uid) +
+                                   ": " + x.reason);
+            }
+        }
+        add_deletions(*arch, audit_before, summary);
+        summary.end = std::chrono::system_clock::now();
+        summary.exit_code = code;
+    }
+    const auto report_and = [&](int c) {
+        if (execute) send_report(cfg, summary);
+        return c;
+    };
     if (json) {
         // Loud even in JSON mode: a message kept because the archive and the server disagree.
         for (const auto& r : reports)
@@ -208,7 +242,7 @@ int run_prune(const std::vector<std::string>& args) {
         for (const auto& r : reports) out["accounts"].push_back(to_json(r, !execute));
         out["exit_code"] = code;
         std::cout << out.dump(2) << "\n";
-        return code;
+        return report_and(code);
     }
     for (const auto& r : reports) {
         for (const auto& f : r.folders) {
@@ -235,7 +269,8 @@ int run_prune(const std::vector<std::string>& args) {
         }
     }
     if (!execute) std::printf("dry run: nothing changed; add --execute to delete\n");
-    return code;
+    std::fflush(stdout);
+    return report_and(code);
 }
 
 MV_COMMAND("prune", "delete archived and verified messages from IMAP servers by rules", run_prune);

@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "common.hpp"
 #include "mailvault/units.hpp"
+#include "report_hook.hpp"
 #include "sync/retention.hpp"
 
 namespace mv::cli {
@@ -51,6 +52,11 @@ int run_purge(const std::vector<std::string>& args) {
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
     const std::int64_t cutoff = now - period->count();
 
+    // [report] applies to a purge that deletes; loaded before any work so that a --config
+    // that does not load stops the command before it changes anything.
+    std::optional<config::config> report_cfg;
+    if (execute) report_cfg = config_for_report(vm);
+    const auto started = std::chrono::system_clock::now();
     auto arch = open_archive(archive_path(vm), false, !execute);
     archive::entry_filter f;
     if (vm.count("account")) f.account = vm["account"].as<std::string>();
@@ -103,6 +109,30 @@ int run_purge(const std::vector<std::string>& args) {
                                                    {"time", now}}
                                         .dump());
         tx.commit(archive::durability::full);
+    }
+    if (execute) {
+        // Per account: what left the archive (entries, with their hashes in the audit log).
+        report::run_summary summary;
+        summary.command = "purge";
+        summary.start = started;
+        summary.notes.push_back("rule: " + rule);
+        std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> per_account;
+        for (auto id : dec.purge) {
+            auto& [n, b] = per_account[by_id[id]->account];
+            ++n;
+            b += by_id[id]->size;
+        }
+        for (const auto& [name, nb] : per_account)
+            account_of(summary, name)
+                .notes.push_back("purged from the archive: " + std::to_string(nb.first) +
+                                 " entries (" + std::to_string(nb.second) + " bytes)");
+        summary.notes.push_back("contents deleted: " + std::to_string(st.contents) + " (" +
+                                std::to_string(st.stored_bytes) + " bytes stored)");
+        if (dec.held) summary.notes.push_back("kept under legal hold: " + std::to_string(dec.held));
+        if (dec.on_server)
+            summary.notes.push_back("kept, still on the server: " + std::to_string(dec.on_server));
+        summary.end = std::chrono::system_clock::now();
+        send_report(report_cfg, summary);
     }
     if (vm.count("json")) {
         nlohmann::json j = {{"dry_run", !execute},

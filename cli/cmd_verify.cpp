@@ -10,6 +10,7 @@
 #include "archive/archive.hpp"
 #include "cli.hpp"
 #include "common.hpp"
+#include "report_hook.hpp"
 #include "sync/reconcile.hpp"
 #include "sync/retention.hpp"
 
@@ -57,7 +58,42 @@ nlohmann::json folder_json(const mv::sync::reconcile_folder& f) {
     return j;
 }
 
-int run_against_server(const po::variables_map& vm) {
+// The run report of `verify --against-server` ([report]): per account what was compared; every
+// gap (missing, size differs) and every folder not compared is a failure.
+void report_against_server(const std::optional<mv::config::config>& cfg,
+                           const std::vector<mv::sync::reconcile_report>& reports, int code,
+                           std::chrono::system_clock::time_point started) {
+    if (!cfg) return;
+    mv::report::run_summary s;
+    s.command = "verify --against-server";
+    s.start = started;
+    for (const auto& r : reports) {
+        auto& a = mv::cli::account_of(s, r.account);
+        if (r.err) a.failures.push_back(r.err.message);
+        for (const auto& f : r.folders) {
+            const auto& c = f.cmp;
+            if (f.err) {
+                a.failures.push_back("folder '" + f.name + "': not compared: " + f.err.message);
+                continue;
+            }
+            a.notes.push_back("folder '" + f.name + "': on server " + std::to_string(c.on_server) +
+                              ", archived " + std::to_string(c.archived) + ", missing " +
+                              std::to_string(c.missing));
+            if (c.missing)
+                a.failures.push_back("folder '" + f.name + "': " + std::to_string(c.missing) +
+                                     " messages on the server are not archived");
+            if (c.size_mismatches)
+                a.failures.push_back("folder '" + f.name + "': sizes differ for " +
+                                     std::to_string(c.size_mismatches) + " messages");
+        }
+    }
+    s.end = std::chrono::system_clock::now();
+    s.exit_code = code;
+    mv::cli::send_report(cfg, s);
+}
+
+int run_against_server(const po::variables_map& vm,
+                       const std::optional<mv::config::config>& report_cfg) {
     auto cfg = mv::cli::load_config(vm);
     std::vector<const mv::config::account*> accounts;
     if (vm.count("account"))
@@ -73,6 +109,7 @@ int run_against_server(const po::variables_map& vm) {
     opts.limit = vm["limit"].as<std::size_t>();
     if (!json)
         opts.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    const auto started = std::chrono::system_clock::now();
     std::vector<mv::sync::reconcile_report> reports;
     for (const auto* a : accounts) reports.push_back(mv::sync::reconcile_account(*a, *ap, opts));
 
@@ -102,9 +139,11 @@ int run_against_server(const po::variables_map& vm) {
         }
         out["exit_code"] = code;
         std::cout << out.dump(2) << "\n";
+        report_against_server(report_cfg, reports, code, started);
         return code;
     }
     std::uint64_t missing = 0, mismatched = 0;
+    report_against_server(report_cfg, reports, code, started);
     for (const auto& r : reports) {
         if (r.err) std::printf("%s: error: %s\n", r.account.c_str(), r.err.message.c_str());
         const bool numeric = r.protocol == "imap";
@@ -182,9 +221,13 @@ int run_verify(const std::vector<std::string>& args) {
         return mv::cli::exit_ok;
     }
     mv::cli::warn_if_exposed(mv::cli::archive_path(vm));
-    if (vm.count("against-server")) return run_against_server(vm);
+    // The config whose [report] gets the outcome, loaded before the work (a --config that does
+    // not load stops the command here).
+    const auto report_cfg = mv::cli::config_for_report(vm);
+    if (vm.count("against-server")) return run_against_server(vm, report_cfg);
     if (vm.count("account") || vm.count("json"))
         throw mv::failure(mv::errc::usage, "--account and --json go with --against-server");
+    const auto started = std::chrono::system_clock::now();
     auto ap = mv::cli::open_archive(mv::cli::archive_path(vm), false, true);
     auto& a = *ap;
 
@@ -214,7 +257,32 @@ int run_verify(const std::vector<std::string>& args) {
               << " bytes), " << rep.audit_rows << " audit rows: "
               << (rep.ok() ? "all good" : std::to_string(rep.problems.size()) + " problem(s)")
               << "\n";
-    return rep.ok() ? mv::cli::exit_ok : mv::cli::exit_verify_failed;
+    const int code = rep.ok() ? mv::cli::exit_ok : mv::cli::exit_verify_failed;
+    std::cout.flush();
+    if (report_cfg) {
+        mv::report::run_summary s;
+        s.command = "verify";
+        s.start = started;
+        s.end = std::chrono::system_clock::now();
+        s.exit_code = code;
+        s.notes.push_back("verified " + std::to_string(rep.contents_checked) + " messages (" +
+                          std::to_string(rep.bytes_checked) + " bytes), " +
+                          std::to_string(rep.audit_rows) + " audit rows");
+        constexpr std::size_t shown = 50;
+        for (std::size_t i = 0; i < rep.problems.size() && i < shown; ++i) {
+            const auto& p = rep.problems[i];
+            std::string line = p.content ? "content " + p.content->hex() + ": " : std::string();
+            line += p.what;
+            if (!p.where.empty())
+                line += " (in " + p.where[0].account + "/" + p.where[0].mailbox + ")";
+            s.failures.push_back(line);
+        }
+        if (rep.problems.size() > shown)
+            s.failures.push_back("... and " + std::to_string(rep.problems.size() - shown) +
+                                 " more problems: run `mailvault verify`");
+        mv::cli::send_report(*report_cfg, s);
+    }
+    return code;
 }
 
 }  // namespace

@@ -11,12 +11,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -27,8 +31,11 @@
 #include "cli.hpp"
 #include "common.hpp"
 #include "log.hpp"
+#include "mailvault/net.hpp"
 #include "mailvault/stop.hpp"
 #include "mailvault/units.hpp"
+#include "report/alerts.hpp"
+#include "report/report.hpp"
 #include "sync/watch.hpp"
 
 namespace mv::cli {
@@ -59,6 +66,168 @@ std::chrono::milliseconds duration_option(const po::variables_map& vm, const cha
                                            std::string(mv::duration_grammar()));
     return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
+
+// Alerts ([report], docs/reports.md): every tick the main loop gathers what it observes and
+// the monitor decides what to say; alerts go to the spool at once (a local, durable write) and
+// a sender thread flushes the spool through the relay, so a slow or unreachable relay never
+// holds up the signal handling, the watchdog or a sync. A periodic verify (verify_interval)
+// runs on its own thread with its own read-only archive handle (the sync keeps writing).
+class alerting {
+public:
+    alerting(const config::config& cfg, std::filesystem::path archive)
+        : archive_(std::move(archive)), monitor_(settings(cfg.report)) {
+        set_config(cfg);
+        sender_ = std::thread([this] { send_loop(); });
+        verifier_ = std::thread([this] { verify_loop(); });
+    }
+    ~alerting() {
+        stop_flag_ = true;
+        {
+            std::lock_guard lk(mu_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        sender_.join();
+        verifier_.join();
+    }
+    void set_config(const config::config& cfg) {
+        std::lock_guard lk(mu_);
+        cfg_ = std::make_shared<const config::config>(cfg);
+        next_verify_ = cfg.report.verify_interval.count() > 0
+                           ? std::chrono::steady_clock::now() + cfg.report.verify_interval
+                           : std::chrono::steady_clock::time_point::max();
+        cv_.notify_all();
+    }
+
+    // Called by the main loop every tick.
+    void tick(const std::vector<sync::account_watch_state>& states,
+              const std::vector<config::account>& accounts) {
+        std::shared_ptr<const config::config> cfg;
+        std::optional<report::observation::verify_outcome> verified;
+        {
+            std::lock_guard lk(mu_);
+            cfg = cfg_;
+            verified.swap(verified_);
+        }
+        if (!cfg->report.enabled) return;
+        report::observation o;
+        o.now = static_cast<std::int64_t>(std::time(nullptr));
+        for (const auto& st : states) o.accounts.push_back({st.name, st.failures, st.last_error});
+        o.disk_path = archive_.parent_path().string();
+        struct statvfs sv {};
+        if (::statvfs(o.disk_path.c_str(), &sv) == 0)
+            o.disk_free = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+        for (const auto& c : net::seen_certificates())
+            for (const auto& a : accounts)
+                if (a.host == c.host && a.port == c.port) {
+                    o.certificates.push_back({a.name, c.host + ":" + std::to_string(c.port),
+                                              c.fingerprint, c.subject, c.not_after});
+                    break;
+                }
+        o.verify = std::move(verified);
+        bool spooled = false;
+        for (const auto& a : monitor_.evaluate(o)) {
+            if (a.resolved)
+                spdlog::info("alert resolved: {}", a.subject);
+            else
+                spdlog::warn("ALERT: {}", a.subject);
+            spooled = report::spool_alert(*cfg, a) || spooled;
+        }
+        if (spooled) {
+            std::lock_guard lk(mu_);
+            flush_now_ = true;
+            cv_.notify_all();
+        }
+    }
+
+private:
+    static report::alert_settings settings(const config::report_settings& r) {
+        return {r.alert_after_failures, r.alert_disk_free, r.alert_cert_expiry};
+    }
+
+    void send_loop() {
+        // A failed flush is retried every 5 minutes (and with the next alert).
+        std::unique_lock lk(mu_);
+        bool pending = true;  // what an earlier run left in the spool goes out too
+        while (!stopping_) {
+            if (flush_now_ || pending) {
+                flush_now_ = false;
+                auto cfg = cfg_;
+                lk.unlock();
+                report::flush_result r;
+                if (cfg->report.enabled) r = report::flush_spool(*cfg);
+                if (r.pending > 0)
+                    spdlog::warn(
+                        "alert not sent yet ({} waiting in the spool): {}; retried in "
+                        "5 minutes",
+                        r.pending, r.last_error.message);
+                lk.lock();
+                pending = false;
+                if (r.pending > 0) {
+                    cv_.wait_for(lk, std::chrono::minutes(5),
+                                 [this] { return stopping_ || flush_now_; });
+                    pending = true;
+                    continue;
+                }
+            }
+            cv_.wait(lk, [this] { return stopping_ || flush_now_; });
+        }
+    }
+
+    void verify_loop() {
+        std::unique_lock lk(mu_);
+        while (!stopping_) {
+            cv_.wait_until(lk, next_verify_, [this] {
+                return stopping_ || std::chrono::steady_clock::now() >= next_verify_;
+            });
+            if (stopping_) break;
+            const auto interval = cfg_->report.verify_interval;
+            next_verify_ = std::chrono::steady_clock::now() + interval;
+            lk.unlock();
+            report::observation::verify_outcome out;
+            try {
+                auto ap = open_archive(archive_, false, true);
+                // Stopping the watcher ends a verify in progress (its statements are RAII).
+                struct verify_stopped {};
+                archive::verify_report rep;
+                try {
+                    rep = ap->verify([this](std::int64_t, std::int64_t) {
+                        if (stop_flag_) throw verify_stopped{};
+                    });
+                } catch (const verify_stopped&) {
+                    break;
+                }
+                out.ok = rep.ok();
+                out.summary =
+                    "verified " + format_count(rep.contents_checked) + " messages (" +
+                    format_size(static_cast<std::uint64_t>(rep.bytes_checked)) + "), " +
+                    format_count(rep.audit_rows) + " audit rows: " +
+                    (rep.ok() ? "all good" : std::to_string(rep.problems.size()) + " problem(s)");
+                for (std::size_t i = 0; i < rep.problems.size() && i < 10; ++i)
+                    out.problems.push_back(
+                        (rep.problems[i].content ? rep.problems[i].content->hex() + ": " : "") +
+                        rep.problems[i].what);
+            } catch (const std::exception& e) {
+                out.ok = false;
+                out.summary = std::string("verify could not run: ") + e.what();
+            }
+            spdlog::info("periodic verify: {}", out.summary);
+            lk.lock();
+            verified_ = std::move(out);
+        }
+    }
+
+    const std::filesystem::path archive_;
+    report::alert_monitor monitor_;  // main thread only
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::shared_ptr<const config::config> cfg_;
+    std::optional<report::observation::verify_outcome> verified_;
+    std::chrono::steady_clock::time_point next_verify_;
+    bool flush_now_ = false, stopping_ = false;
+    std::atomic<bool> stop_flag_{false};  // read by the verify in progress, without mu_
+    std::thread sender_, verifier_;
+};
 
 std::vector<config::account> selected_accounts(const config::config& cfg,
                                                const po::variables_map& vm) {
@@ -178,6 +347,7 @@ int run_watch(const std::vector<std::string>& args) {
 
     sync::watcher w(shared, wo);
     w.apply(accounts);
+    alerting alerts(cfg, path);
     spdlog::info("mailvault watch: pid {}, archive {}", ::getpid(), path.string());
 
     const auto wd = watchdog_period();
@@ -189,6 +359,7 @@ int run_watch(const std::vector<std::string>& args) {
                     static_cast<long>((tick.count() % 1000) * 1000000)};
         const int sig = sigtimedwait(&set, nullptr, &ts);
         if (wd) notify_systemd("WATCHDOG=1");
+        alerts.tick(w.states(), accounts);
         if (sig == SIGHUP) {
             notify_systemd("RELOADING=1");
             config::config fresh;
@@ -201,6 +372,7 @@ int run_watch(const std::vector<std::string>& args) {
                     watched = next.size();
                     accounts = std::move(next);
                     cfg = std::move(fresh);
+                    alerts.set_config(cfg);
                     spdlog::info("reload: configuration read again; {} account(s) (re)started",
                                  started.size());
                 } catch (const mv::failure& f) {

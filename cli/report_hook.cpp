@@ -41,4 +41,20 @@ void send_report(const config::config& cfg, const report::run_summary& s) {
             r.pending, r.last_error.message);
 }
 
+std::optional<config::config> config_for_report(const po::variables_map& vm) {
+    if (vm.count("config")) return load_config(vm);
+    std::error_code ec;
+    if (!std::filesystem::exists(config::default_config_path(), ec)) return std::nullopt;
+    try {
+        return load_config(vm);
+    } catch (const mv::failure& f) {
+        spdlog::warn("mailvault: no run report: {}", f.err.message);
+        return std::nullopt;
+    }
+}
+
+void send_report(const std::optional<config::config>& cfg, const report::run_summary& s) {
+    if (cfg) send_report(*cfg, s);
+}
+
 }  // namespace mv::cli

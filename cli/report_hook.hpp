@@ -10,7 +10,10 @@
 #include <chrono>
 #include <cstdint>
 
+#include <optional>
+
 #include "archive/archive.hpp"
+#include "common.hpp"
 #include "mailvault/config.hpp"
 #include "report/report.hpp"
 
@@ -27,5 +30,11 @@ report::account_summary& account_of(report::run_summary& s, const std::string& n
 
 // Sends (or spools) the report when the config has a [report] section; logs what happened.
 void send_report(const config::config& cfg, const report::run_summary& s);
+
+// For commands that can run from --archive alone (verify, purge): the config whose [report]
+// applies — --config when given (errors propagate: the user asked for it), else the default
+// config file when it exists and loads (a broken one is a warning, not a failed command).
+std::optional<config::config> config_for_report(const po::variables_map& vm);
+void send_report(const std::optional<config::config>& cfg, const report::run_summary& s);
 
 }  // namespace mv::cli

@@ -13,7 +13,9 @@ accepted, and it goes by LMTP to 127.0.0.1:PORT; any other destination is refuse
 `rcpt` changes the access table and reloads; `stop` ends that Postfix.
 
 Ports: submission (STARTTLS required, AUTH required before MAIL), smtps (implicit TLS, AUTH
-required), plain (no TLS, no AUTH, loopback clients only: for tls = "none" tests).
+required), plain (no TLS, no AUTH, loopback clients only: for tls = "none" tests), mx (what a
+domain's MX host offers on port 25: STARTTLS optional, no AUTH, mail for localhost only: for
+direct delivery).
 
 Usage:
   smtpbed.py start DIR --lmtp PORT [--user NAME:PASSWORD]...
@@ -131,6 +133,9 @@ biff = no
 {auth_only}127.0.0.1:{p['plain']} inet n - n - - smtpd
   -o syslog_name=smtpbed/plain
   -o smtpd_tls_security_level=none
+127.0.0.1:{p['mx']} inet n - n - - smtpd
+  -o syslog_name=smtpbed/mx
+  -o smtpd_tls_security_level=may
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       1       1       qmgr
@@ -229,7 +234,7 @@ def cmd_start(a):
     make_sasldb(d, st)
     for attempt in range(4):
         st["ports"] = {"submission": testbed.free_port(), "smtps": testbed.free_port(),
-                       "plain": testbed.free_port()}
+                       "plain": testbed.free_port(), "mx": testbed.free_port()}
         write_config(d, st)
         # `postfix check` creates the queue's subdirectories with their owners and modes.
         r = postfix(d, "check")

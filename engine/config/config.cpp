@@ -201,8 +201,7 @@ struct key_spec {
 
 constexpr key_spec top_level_keys[] = {
     {"archive"}, {"parallel_accounts"}, {"zstd_level"}, {"log_level"},
-    {"account"}, {"prune_rule"},        {"serve"},
-    {"report"},
+    {"account"}, {"prune_rule"},        {"serve"},      {"report"},
 };
 
 constexpr key_spec report_keys[] = {
@@ -224,6 +223,13 @@ constexpr key_spec report_keys[] = {
     {"when"},
     {"helo"},
     {"spool_dir"},
+    {"delivery"},
+    {"direct_port"},
+    {"dns_server"},
+    {"alert_after_failures"},
+    {"alert_disk_free"},
+    {"alert_cert_expiry"},
+    {"verify_interval"},
 };
 
 constexpr key_spec serve_keys[] = {
@@ -437,7 +443,64 @@ private:
         report_settings r;
         r.enabled = true;
         check_keys(t, "report.", report_keys, nullptr);
-        r.host = require_string(t, "host", "report.host");
+        if (auto v = get_string(t, "delivery", "report.delivery")) {
+            if (*v == "direct")
+                r.direct = true;
+            else if (*v != "relay")
+                fail_at(t.get("delivery")->source(), "report.delivery",
+                        quote(*v) + " is not a valid value; use one of: relay, direct");
+        }
+        if (r.direct) {
+            if (t.get("host"))
+                fail_at(t.get("host")->source(), "report.host",
+                        "delivery = \"direct\" sends to the recipients' MX hosts, not to a "
+                        "relay; remove host or use delivery = \"relay\"");
+        } else {
+            r.host = require_string(t, "host", "report.host");
+        }
+        if (auto v = get_int(t, "direct_port", "report.direct_port", 1, 65535))
+            r.direct_port = static_cast<std::uint16_t>(*v);
+        if (auto v = get_string(t, "dns_server", "report.dns_server")) {
+            std::string addr = *v;
+            int port = 53;
+            if (auto colon = addr.rfind(':'); colon != std::string::npos) {
+                const std::string ps = addr.substr(colon + 1);
+                port = ps.empty() || ps.size() > 5 ||
+                               ps.find_first_not_of("0123456789") != std::string::npos
+                           ? 0
+                           : std::stoi(ps);
+                addr.resize(colon);
+            }
+            in_addr probe{};
+            if (port < 1 || port > 65535 || ::inet_pton(AF_INET, addr.c_str(), &probe) != 1)
+                fail_at(t.get("dns_server")->source(), "report.dns_server",
+                        quote(*v) +
+                            " is not an IPv4 ADDRESS or ADDRESS:PORT, e.g. "
+                            "\"127.0.0.1:53\"");
+            r.dns_server = addr;
+            r.dns_port = static_cast<std::uint16_t>(port);
+        }
+        if (auto v = get_int(t, "alert_after_failures", "report.alert_after_failures", 0, 1000000))
+            r.alert_after_failures = static_cast<int>(*v);
+        if (const toml::node* n = t.get("alert_disk_free")) {
+            std::string sv =
+                get_string(t, "alert_disk_free", "report.alert_disk_free").value_or("");
+            auto b = sv == "0" ? std::optional<std::uint64_t>(0) : mv::parse_size(sv);
+            if (!b)
+                fail_at(n->source(), "report.alert_disk_free",
+                        quote(sv) + " is not a size; " + std::string(mv::size_grammar()));
+            r.alert_disk_free = *b;
+        }
+        if (t.get("alert_cert_expiry"))
+            r.alert_cert_expiry =
+                get_string(t, "alert_cert_expiry", "report.alert_cert_expiry") == "0"
+                    ? std::chrono::seconds(0)
+                    : parse_duration(t, "alert_cert_expiry", "report.alert_cert_expiry");
+        if (t.get("verify_interval"))
+            r.verify_interval =
+                get_string(t, "verify_interval", "report.verify_interval") == "0"
+                    ? std::chrono::seconds(0)
+                    : parse_duration(t, "verify_interval", "report.verify_interval");
         if (auto v = get_string(t, "tls", "report.tls")) {
             if (*v == "starttls")
                 r.tls = tls_mode::starttls;
@@ -481,6 +544,10 @@ private:
                 kind == password_kind::file ? expand_path(*s, t, k, path).string() : *s;
             r.password.origin = position_prefix(key_source(t, k), path);
         }
+        if (r.direct && !r.user.empty())
+            fail_at(t.get("user")->source(), "report.user",
+                    "delivery = \"direct\" hands the report to the recipients' MX hosts, which "
+                    "take no login; remove user or use delivery = \"relay\" with host");
         if (sources > 0 && r.user.empty())
             fail_at(t.source(), "report", "a password source without user; add user = \"...\"");
         if (sources == 0 && !r.user.empty())

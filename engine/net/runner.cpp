@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +53,15 @@ std::string cert_fingerprint(X509* cert) {
     unsigned n = 0;
     if (!cert || X509_digest(cert, EVP_sha256(), md, &n) != 1) return {};
     return hex(md, n);
+}
+
+std::mutex seen_mu;
+std::vector<mv::net::peer_certificate> seen_certs;  // guarded by seen_mu
+
+std::int64_t asn1_epoch(const ASN1_TIME* t) {
+    std::tm tm{};
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+    return static_cast<std::int64_t>(timegm(&tm));
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -137,6 +148,28 @@ struct connection::impl {
     }
 
     std::string where() const { return ep.host + ":" + std::to_string(ep.port); }
+
+    void remember_certificate(SSL* ssl) const {
+        X509* cert = SSL_get0_peer_certificate(ssl);
+        if (!cert) return;
+        mv::net::peer_certificate pc;
+        pc.host = ep.host;
+        pc.port = ep.port;
+        pc.fingerprint = cert_fingerprint(cert);
+        pc.not_after = asn1_epoch(X509_get0_notAfter(cert));
+        pc.seen = static_cast<std::int64_t>(std::time(nullptr));
+        if (char* line = X509_NAME_oneline(X509_get_subject_name(cert), nullptr, 0)) {
+            pc.subject = line;
+            OPENSSL_free(line);
+        }
+        std::lock_guard lk(seen_mu);
+        for (auto& c : seen_certs)
+            if (c.host == pc.host && c.port == pc.port) {
+                c = std::move(pc);
+                return;
+            }
+        seen_certs.push_back(std::move(pc));
+    }
 
     std::string tls_event() const {
         if (ep.tls_opts.insecure_skip_verify)
@@ -230,7 +263,10 @@ struct connection::impl {
                     [h = std::move(handler)](const error_code& e) mutable { h(e, 0); });
             },
             n);
-        if (!ec) return {};
+        if (!ec) {
+            if (!ep.tls_opts.insecure_skip_verify) remember_certificate(ssl);
+            return {};
+        }
         if (verify_error == -1)
             return mv::error(errc::tls_certificate,
                              "TLS certificate of " + where() + " has SHA-256 fingerprint " +
@@ -367,6 +403,11 @@ connection::~connection() {
     }
 }
 
+std::vector<peer_certificate> seen_certificates() {
+    std::lock_guard lk(seen_mu);
+    return seen_certs;
+}
+
 std::unique_ptr<connection> connection::open(const endpoint& ep, mv::error& err) {
     if (stop_requested()) {
         err = mv::error(errc::cancelled, "stopped before connecting to " + ep.host);
@@ -379,9 +420,14 @@ std::unique_ptr<connection> connection::open(const endpoint& ep, mv::error& err)
     }
     tcp::resolver resolver(p->ioc);
     error_code ec;
-    auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+    const std::string& target = ep.address.empty() ? ep.host : ep.address;
+    auto results =
+        ep.address.empty()
+            ? resolver.resolve(target, std::to_string(ep.port), ec)
+            : resolver.resolve(target, std::to_string(ep.port),
+                               tcp::resolver::numeric_host | tcp::resolver::numeric_service, ec);
     if (ec) {
-        err = mv::error(errc::network, "cannot resolve host '" + ep.host + "': " + ec.message() +
+        err = mv::error(errc::network, "cannot resolve host '" + target + "': " + ec.message() +
                                            "; check `host` in the config");
         return nullptr;
     }

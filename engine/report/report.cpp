@@ -17,7 +17,9 @@
 
 #include "mailvault/net.hpp"
 #include "mime/message_index.hpp"
+#include "report/alerts.hpp"
 #include "smtp/client.hpp"
+#include "smtp/mx.hpp"
 
 namespace fs = std::filesystem;
 
@@ -181,13 +183,16 @@ std::string subject_for(const run_summary& s) {
         deleted += a.deleted_on_server;
         nfail += a.failures.size();
     }
+    std::vector<std::string> parts;
+    if (!s.accounts.empty())
+        parts.push_back(std::to_string(s.accounts.size()) +
+                        (s.accounts.size() == 1 ? " account" : " accounts"));
+    if (fresh) parts.push_back(std::to_string(fresh) + " new");
+    if (deleted) parts.push_back(std::to_string(deleted) + " deleted on server");
+    if (nfail) parts.push_back(std::to_string(nfail) + (nfail == 1 ? " failure" : " failures"));
     std::string subj = "mailvault " + s.command + ": ";
     subj += s.failed() ? "FAILED" : "ok";
-    subj += " — " + std::to_string(s.accounts.size()) +
-            (s.accounts.size() == 1 ? " account" : " accounts");
-    if (fresh) subj += ", " + std::to_string(fresh) + " new";
-    if (deleted) subj += ", " + std::to_string(deleted) + " deleted on server";
-    if (nfail) subj += ", " + std::to_string(nfail) + (nfail == 1 ? " failure" : " failures");
+    for (std::size_t i = 0; i < parts.size(); ++i) subj += (i == 0 ? " — " : ", ") + parts[i];
     return subj;
 }
 
@@ -198,13 +203,20 @@ std::string text_for(const run_summary& s) {
     t += "finished " + utc(s.end) + "\n";
     t += "exit code " + std::to_string(s.exit_code) + (s.failed() ? " (failed)" : " (ok)") + "\n";
     for (const auto& f : s.failures) t += "failure: " + f + "\n";
+    for (const auto& n : s.notes) t += n + "\n";
+    const bool sync_counters = s.command == "sync" || s.command == "watch";
+    const bool deletions = sync_counters || s.command == "prune";
     for (const auto& a : s.accounts) {
         t += "\naccount " + a.account + "\n";
-        t += "  new messages:      " + std::to_string(a.new_messages) + "\n";
-        t += "  flag changes:      " + std::to_string(a.flag_changes) + "\n";
-        t += "  expunged:          " + std::to_string(a.expunged) + "\n";
-        t += "  deleted on server: " + std::to_string(a.deleted_on_server) + "\n";
+        if (sync_counters) {
+            t += "  new messages:      " + std::to_string(a.new_messages) + "\n";
+            t += "  flag changes:      " + std::to_string(a.flag_changes) + "\n";
+            t += "  expunged:          " + std::to_string(a.expunged) + "\n";
+        }
+        if (deletions || a.deleted_on_server)
+            t += "  deleted on server: " + std::to_string(a.deleted_on_server) + "\n";
         for (const auto& h : a.audit_hashes) t += "    audit " + h + "\n";
+        for (const auto& n : a.notes) t += "  " + n + "\n";
         for (const auto& f : a.failures) t += "  failure: " + f + "\n";
     }
     return t;
@@ -250,18 +262,23 @@ std::string build_message(const config::report_settings& rs, std::string_view su
 
 // ---- delivery -------------------------------------------------------------------------------
 
-delivery deliver(const config::report_settings& rs, const std::string& password,
-                 std::string_view message, const std::vector<std::string>& to) {
+namespace {
+
+// One SMTP session with one server: the relay (`relay`: AUTH when configured) or one MX host of
+// a recipient domain (direct delivery: never AUTH). `label` starts every error line.
+delivery deliver_one(const config::report_settings& rs, const net::endpoint& ep, bool relay,
+                     const std::string& label, const std::string& password,
+                     std::string_view message, const std::vector<std::string>& to) {
     delivery d;
     auto fail = [&](mv::error e, bool transient) {
-        d.err = {e.code, prefix(rs) + e.message};
+        d.err = {e.code, label + e.message};
         d.transient = transient;
         return d;
     };
     mv::error err;
-    auto conn = net::connection::open(endpoint_for(rs), err);
+    auto conn = net::connection::open(ep, err);
     if (!conn) {
-        if (err.code == mv::errc::network || err.code == mv::errc::timeout)
+        if (relay && (err.code == mv::errc::network || err.code == mv::errc::timeout))
             err.message +=
                 " (is the relay reachable? a firewall blocking outgoing SMTP looks "
                 "like this)";
@@ -280,12 +297,16 @@ delivery deliver(const config::report_settings& rs, const std::string& password,
     if (rs.tls == config::tls_mode::starttls) {
         if (!c.caps().starttls)
             return fail({mv::errc::unsupported,
-                         "the relay does not offer STARTTLS; use tls = \"implicit\" with its "
-                         "port 465, or tls = \"none\" with allow_plaintext on a trusted network"},
+                         relay ? "the relay does not offer STARTTLS; use tls = \"implicit\" with "
+                                 "its port 465, or tls = \"none\" with allow_plaintext on a "
+                                 "trusted network"
+                               : "this MX host does not offer STARTTLS; send through a relay "
+                                 "(delivery = \"relay\"), or tls = \"none\" with "
+                                 "allow_plaintext to deliver unencrypted"},
                         false);
         if (!step(c.starttls(helo))) return d;
     }
-    if (!rs.user.empty()) {
+    if (relay && !rs.user.empty()) {
         if (!conn->tls_active() && !rs.allow_plaintext)
             return fail({mv::errc::config,
                          "refusing to send the password without TLS; use tls = \"starttls\" or "
@@ -335,6 +356,118 @@ delivery deliver(const config::report_settings& rs, const std::string& password,
     d.reply = res.final_reply.summary();
     (void)c.quit();  // the message is accepted; a failing QUIT changes nothing
     return d;
+}
+
+std::string domain_part(const std::string& address) {
+    auto at = address.rfind('@');
+    std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
+    std::transform(d.begin(), d.end(), d.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return d;
+}
+
+// Direct delivery (RFC 5321 §5.1): per recipient domain, the MX hosts in preference order
+// (the domain itself without MX), each address of each in turn, until one gives an answer for
+// the recipients: accepted (2xx) or refused for good (5xx) ends the domain; a connection that
+// fails or a 4xx moves on to the next host. When every host failed to connect, the message says
+// what that usually means: outgoing port 25 blocked.
+delivery deliver_direct(const config::report_settings& rs, std::string_view message,
+                        const std::vector<std::string>& to) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> domains;
+    for (const auto& r : to) {
+        const std::string dom = domain_part(r);
+        auto it = std::find_if(domains.begin(), domains.end(),
+                               [&](const auto& p) { return p.first == dom; });
+        if (it == domains.end()) {
+            domains.push_back({dom, {}});
+            it = std::prev(domains.end());
+        }
+        it->second.push_back(r);
+    }
+    smtp::dns_server dns;
+    dns.address = rs.dns_server;
+    dns.port = rs.dns_port;
+    dns.timeout = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(rs.timeout),
+        std::chrono::milliseconds(10000));
+    delivery all;
+    std::vector<std::string> errors;  // one per domain that did not take its recipients
+    bool any_transient = false;
+    for (const auto& [domain, rcpts] : domains) {
+        std::vector<smtp::mail_host> hosts;
+        if (auto e = smtp::resolve_mail_hosts(domain, dns, hosts)) {
+            const bool transient = e.code != mv::errc::server_no;
+            errors.push_back("direct delivery to " + domain + ": " + e.message);
+            any_transient = any_transient || transient;
+            for (const auto& r : rcpts)
+                (transient ? all.deferred : all.rejected)
+                    .push_back(transient ? r : r + ": " + e.message);
+            continue;
+        }
+        std::vector<std::string> tried;  // "mx1.example.org 192.0.2.1: timed out"
+        bool connect_failures_only = true;
+        bool done = false;
+        for (const auto& h : hosts) {
+            for (const auto& addr : h.addresses) {
+                net::endpoint ep = endpoint_for(rs);
+                ep.host = h.host;
+                ep.address = addr;
+                ep.port = rs.direct_port;
+                const std::string label = "MX " + h.host + " (" + addr + " port " +
+                                          std::to_string(rs.direct_port) + "): ";
+                delivery d = deliver_one(rs, ep, false, label, {}, message, rcpts);
+                for (const auto& a : d.accepted) all.accepted.push_back(a);
+                for (const auto& a : d.rejected) all.rejected.push_back(a);
+                if (!d.err || !d.transient) {
+                    // An answer: accepted, or refused for good (a 5xx quoted in d.err).
+                    if (d.err) {
+                        errors.push_back(d.err.message);
+                        connect_failures_only = false;
+                        if (d.rejected.empty())
+                            for (const auto& r : rcpts)
+                                all.rejected.push_back(r + ": " + d.err.message);
+                    }
+                    for (const auto& a : d.deferred) all.deferred.push_back(a);
+                    if (!d.err && all.reply.empty()) all.reply = d.reply;
+                    done = true;
+                    break;
+                }
+                if (d.err.code != mv::errc::network && d.err.code != mv::errc::timeout)
+                    connect_failures_only = false;
+                tried.push_back(d.err.message);
+            }
+            if (done) break;
+        }
+        if (done) continue;
+        any_transient = true;
+        for (const auto& r : rcpts) all.deferred.push_back(r);
+        std::string list;
+        for (const auto& t : tried) list += (list.empty() ? "" : "; ") + t;
+        std::string why = "direct delivery to " + domain + ": no MX host took the message (" +
+                          (list.empty() ? std::string("none tried") : list) + ")";
+        if (connect_failures_only)
+            why += "; outgoing port " + std::to_string(rs.direct_port) +
+                   " looks blocked (common on residential and cloud networks): send through "
+                   "a relay instead (delivery = \"relay\", host = your provider's submission "
+                   "server)";
+        errors.push_back(why);
+    }
+    if (!all.accepted.empty()) {
+        if (!errors.empty()) spdlog::warn("report: {}", errors.front());
+        return all;
+    }
+    all.err = {any_transient ? mv::errc::network : mv::errc::server_no,
+               errors.empty() ? std::string("direct delivery: no recipient") : errors.front()};
+    all.transient = any_transient;
+    return all;
+}
+
+}  // namespace
+
+delivery deliver(const config::report_settings& rs, const std::string& password,
+                 std::string_view message, const std::vector<std::string>& to) {
+    if (rs.direct) return deliver_direct(rs, message, to);
+    return deliver_one(rs, endpoint_for(rs), true, prefix(rs), password, message, to);
 }
 
 // ---- spool ----------------------------------------------------------------------------------
@@ -464,11 +597,29 @@ flush_result send_after(const config::config& cfg, const run_summary& summary) n
     return fr;
 }
 
+bool spool_alert(const config::config& cfg, const alert& a) noexcept {
+    if (!cfg.report.enabled) return false;
+    try {
+        const std::string subject =
+            (a.resolved ? "mailvault: resolved: " : "mailvault alert: ") + a.subject;
+        std::string text = subject + "\n\nhost     " + host_name() + "\ntime     " +
+                           utc(std::chrono::system_clock::now()) + "\n";
+        if (!a.account.empty()) text += "account  " + a.account + "\n";
+        if (!a.lines.empty()) text += "\n";
+        for (const auto& l : a.lines) text += l + "\n";
+        spool_message(cfg, build_message(cfg.report, subject, text), cfg.report.to);
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::warn("alert not spooled ({}): {}", a.subject, e.what());
+        return false;
+    }
+}
+
 delivery send_test(const config::config& cfg) {
     if (!cfg.report.enabled)
         throw mv::failure(mv::errc::config, cfg.source.string() +
                                                 ": no [report] section; add one with host, from "
-                                                "and to (see docs/reports.md)");
+                                                "and to (see man mailvault-report)");
     std::string text = "This is a test message from `mailvault report test` on " + host_name() +
                        ".\nIf you read this, reports from mailvault reach you.\n";
     std::string msg = build_message(cfg.report, "mailvault report test", text);

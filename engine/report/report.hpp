@@ -31,21 +31,24 @@ struct account_summary {
     std::uint64_t deleted_on_server = 0;    // deleted by mailvault (POP3 DELE, prune)
     std::vector<std::string> audit_hashes;  // audit-log row hashes of those deletions
     std::vector<std::string> failures;      // one-line reasons
+    std::vector<std::string> notes;         // other lines: "purged 12 entries (3.4 MB)", ...
 };
 
 struct run_summary {
-    std::string command;  // "sync", "prune", "purge", "verify", "report test"
+    std::string command;  // "sync", "prune", "purge", "verify", "watch", "report test"
     std::chrono::system_clock::time_point start{}, end{};
     int exit_code = 0;
     std::vector<account_summary> accounts;
     std::vector<std::string> failures;  // failures not tied to one account
+    std::vector<std::string> notes;     // lines not tied to one account ("verified 42 messages")
 
     bool failed() const noexcept;
 };
 
 // "mailvault sync: 3 accounts, 42 new, 2 failures" (UTF-8).
 std::string subject_for(const run_summary& s);
-// The text/plain body (UTF-8, LF line ends).
+// The text/plain body (UTF-8, LF line ends). The counters shown are those of the command: sync
+// shows new/flags/expunged/deleted, prune shows deleted, the others only their notes.
 std::string text_for(const run_summary& s);
 
 // A complete RFC 5322 message (CRLF line ends) built with GMime: From, To, Date, Message-ID,
@@ -89,6 +92,14 @@ flush_result flush_spool(const config::config& cfg);
 
 // The hook for the commands. Never throws; returns what happened (for tests and logs).
 flush_result send_after(const config::config& cfg, const run_summary& summary) noexcept;
+
+struct alert;  // report/alerts.hpp
+
+// An alert from `watch` into the spool (whatever `when` says: an alert is the failure report
+// of a long-running command). Subject "mailvault alert: <what>" or "mailvault: resolved:
+// <what>"; the body names the host, the time and the details. The caller flushes the spool
+// (the watcher does it on its sender thread). Never throws; false when not spooled (logged).
+bool spool_alert(const config::config& cfg, const alert& a) noexcept;
 
 // `mailvault report test`: sends one test message directly (not spooled) and returns what the
 // server said; throws mv::failure (auth, network, tls_*, server_no, ...) with the one-line

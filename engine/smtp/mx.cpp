@@ -136,10 +136,16 @@ mv::error query_mx(const std::string& domain, const dns_server& server,
 mv::error query_addresses(const std::string& host, const dns_server& server,
                           std::vector<std::string>& out) {
     out.clear();
+    mv::error failed;
     for (int type : {static_cast<int>(ns_t_a), static_cast<int>(ns_t_aaaa)}) {
         ns_msg msg{};
         std::vector<unsigned char> answer;
-        if (auto e = query(host, type, server, msg, answer)) return e;  // NXDOMAIN: no AAAA
+        // A failed AAAA query after a good A answer (a server that refuses or drops AAAA) does
+        // not lose the IPv4 addresses: only when neither gives one is it an error.
+        if (auto e = query(host, type, server, msg, answer)) {
+            if (!failed) failed = e;
+            continue;
+        }
         if (answer.empty()) continue;
         int count = ns_msg_count(msg, ns_s_an);
         for (int i = 0; i < count; ++i) {
@@ -153,7 +159,7 @@ mv::error query_addresses(const std::string& host, const dns_server& server,
             if (text[0]) out.emplace_back(text);
         }
     }
-    return {};
+    return out.empty() ? failed : mv::error{};
 }
 
 mv::error resolve_mail_hosts(const std::string& domain, const dns_server& server,

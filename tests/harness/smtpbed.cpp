@@ -43,6 +43,7 @@ smtpbed::smtpbed(const testbed& imap, std::vector<std::pair<std::string, std::st
     submission_ = j.at("ports").at("submission").get<std::uint16_t>();
     smtps_ = j.at("ports").at("smtps").get<std::uint16_t>();
     plain_ = j.at("ports").at("plain").get<std::uint16_t>();
+    mx_ = j.at("ports").at("mx").get<std::uint16_t>();
 }
 
 smtpbed::~smtpbed() {

@@ -34,6 +34,8 @@ public:
     std::uint16_t submission_port() const { return submission_; }
     std::uint16_t smtps_port() const { return smtps_; }
     std::uint16_t plain_port() const { return plain_; }
+    // Like a domain's MX host on port 25: STARTTLS offered, no AUTH, mail for localhost.
+    std::uint16_t mx_port() const { return mx_; }
     std::string ca_file() const { return (dir_.path() / "tls/ca.crt").string(); }
     std::string other_ca_file() const { return (dir_.path() / "tls/other-ca.crt").string(); }
     const std::filesystem::path& dir() const { return dir_.path(); }
@@ -44,7 +46,7 @@ public:
 private:
     std::string run_script(const std::vector<std::string>& args) const;
     temp_dir dir_;
-    std::uint16_t submission_ = 0, smtps_ = 0, plain_ = 0;
+    std::uint16_t submission_ = 0, smtps_ = 0, plain_ = 0, mx_ = 0;
 };
 
 }  // namespace mv::test

@@ -427,3 +427,75 @@ TEST_CASE("smtp mx: lookups against a local dnsmasq", "[smtp][mx]") {
     CHECK(e.code == errc::network);
     CHECK(e.message == "DNS: no answer for example.test from 127.0.0.1:1");
 }
+
+TEST_CASE("smtp report: direct delivery to the MX hosts in preference order",
+          "[smtp][mx][report]") {
+    REQUIRE_SMTPBED();
+    if (!fs::exists("/usr/sbin/dnsmasq")) {
+        WARN("dnsmasq is not installed (scripts/install-deps.sh --test): test not run");
+        return;
+    }
+    auto& b = shared();
+    // localhost's MX hosts: dead.test (preference 5: nothing listens at 127.0.0.3) then
+    // localhost itself (10: the Postfix "mx" listener, whose certificate names localhost).
+    // blocked.test's only MX is dead too; gone.test takes no mail (RFC 7505 null MX).
+    dns_bed dns({"--mx-host=localhost,dead.test,5", "--mx-host=localhost,localhost,10",
+                 "--host-record=dead.test,127.0.0.3", "--host-record=localhost,127.0.0.1",
+                 "--mx-host=blocked.test,dead.test,10", "--mx-host=gone.test,.,0"});
+    temp_dir tmp("mv-smtp");
+    auto direct = [&](const std::string& to, const std::string& extra = "") {
+        return config::parse(
+            "archive = \"" + (tmp / "archive.sqlite").string() +
+                "\"\n[report]\ndelivery = \"direct\"\ndns_server = "
+                "\"127.0.0.1:" +
+                std::to_string(dns.port) + "\"\ndirect_port = " + std::to_string(b.sb->mx_port()) +
+                "\nca_file = \"" + b.sb->ca_file() +
+                "\"\ntimeout_seconds = 5\nfrom = \"mailvault@localhost\"\nto = " + to + "\n" +
+                extra,
+            tmp / "config.toml");
+    };
+    std::size_t bob0 = inbox(*b.tb, "bob", 0).size();
+    auto cfg = direct("[\"bob@localhost\"]");
+    auto fr = report::send_after(cfg, summary("direct-one"));
+    INFO(fr.last_error.message);
+    CHECK(fr.sent == 1);
+    CHECK(fr.pending == 0);
+    CHECK(fr.last_reply.rfind("250 ", 0) == 0);
+    auto bob = inbox(*b.tb, "bob", bob0 + 1);
+    int found = 0;
+    for (const auto& m : bob) found += m.text.find("account direct-one\n") != std::string::npos;
+    CHECK(found == 1);
+
+    // Every MX unreachable: the report waits, and the error says what that usually means.
+    auto blocked = direct("[\"someone@blocked.test\"]",
+                          "spool_dir = \"" + (tmp / "spool-blocked").string() + "\"\n");
+    fr = report::send_after(blocked, summary("direct-two"));
+    CHECK(fr.sent == 0);
+    CHECK(fr.pending == 1);
+    CHECK(fr.last_error.message.find("direct delivery to blocked.test: no MX host took") !=
+          std::string::npos);
+    CHECK(fr.last_error.message.find("dead.test") != std::string::npos);
+    CHECK(fr.last_error.message.find("looks blocked") != std::string::npos);
+    CHECK(fr.last_error.message.find("delivery = \"relay\"") != std::string::npos);
+
+    // A null MX: refused for good, kept aside, not retried.
+    auto gone = direct("[\"someone@gone.test\"]",
+                       "spool_dir = \"" + (tmp / "spool-gone").string() + "\"\n");
+    fr = report::send_after(gone, summary("direct-three"));
+    CHECK(fr.sent == 0);
+    CHECK(fr.pending == 0);
+    CHECK(fr.rejected == 1);
+    CHECK(fr.last_error.message.find("accepts no mail") != std::string::npos);
+
+    // A 5xx policy rejection at the MX is quoted with its text.
+    b.sb->rcpt("bob@localhost", "550 5.7.1 Client host rejected: policy");
+    auto rej =
+        direct("[\"bob@localhost\"]", "spool_dir = \"" + (tmp / "spool-rej").string() + "\"\n");
+    fr = report::send_after(rej, summary("direct-four"));
+    b.sb->rcpt("bob@localhost", "");
+    INFO("direct-four: " + fr.last_error.message);
+    CHECK(fr.sent == 0);
+    CHECK(fr.rejected == 1);
+    CHECK(fr.last_error.message.find("550 5.7.1 <bob@localhost>") != std::string::npos);
+    CHECK(fr.last_error.message.find("Client host rejected: policy") != std::string::npos);
+}

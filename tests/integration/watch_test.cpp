@@ -1,7 +1,9 @@
 // `mailvault watch` against a real Dovecot (issue #16): a delivery is archived within 2 s; kill -9
 // of the watcher mid-batch then a restart leaves no gap and no duplicate; a server restart during
 // IDLE is survived; SIGTERM during a batch exits 0 with a valid archive; a second watcher is
-// refused; SIGHUP adds an account; status shows the running watcher.
+// refused; SIGHUP adds an account; status shows the running watcher; alerts (an account failing,
+// low disk space, a certificate close to expiry, a failed periodic verify) arrive by mail through
+// a real Postfix, once each.
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -20,7 +22,9 @@
 #include <thread>
 
 #include "harness/local.hpp"
+#include "harness/smtpbed.hpp"
 #include "harness/sync_env.hpp"
+#include "mime/message_index.hpp"
 
 using namespace mv::test;
 using namespace std::chrono_literals;
@@ -427,4 +431,92 @@ TEST_CASE("watch: under systemd it sends READY after the first sync and pings th
     drain();
     CHECK(got.find("STOPPING=1") != std::string::npos);
     ::close(fd);
+}
+
+TEST_CASE("watch: alerts by mail once each (failing account - disk - certificate - verify)",
+          "[integration][watch][report]") {
+    if (!smtpbed::available()) {
+        WARN("postfix is not installed or this is not root (scripts/install-deps.sh): not run");
+        return;
+    }
+    watch_bed b({{"alice", "alice-pw", ""}, {"bob", "bob-pw", ""}});
+    smtpbed sb(*b.tb, {{"alice", "alice-secret"}}, {"bob"});
+    // An archive with one message whose stored bytes are then damaged: the periodic verify fails.
+    REQUIRE(b.env->cli({"sync"}).status == 0);
+    deliver_bulk(*b.tb, "alice", 0, 2);
+    REQUIRE(b.env->cli({"sync"}).status == 0);
+    sql_exec(b.env->archive_path(),
+             "UPDATE chunks SET data = CASE WHEN substr(data, 10, 1) = X'00' THEN X'01' ELSE X'00' "
+             "END || substr(data, 1, 9) || substr(data, 11) WHERE seq = 0 AND content_id = (SELECT "
+             "min(id) FROM contents)");
+    const auto pw = b.env->dir().path() / "smtp-password";
+    write_file(pw, "alice-secret\n");
+    ::chmod(pw.c_str(), 0600);
+    // The test bed's certificates are valid for 30 days: a 45-day warning fires; no file system
+    // here has 500 TiB free.
+    const std::string report =
+        "[report]\nhost = \"127.0.0.1\"\nport = " + std::to_string(sb.submission_port()) +
+        "\ntls = \"starttls\"\nuser = \"alice\"\npassword_file = \"" + pw.string() +
+        "\"\nca_file = \"" + sb.ca_file() +
+        "\"\nfrom = \"mailvault@localhost\"\nto = [\"bob@localhost\"]\n"
+        "alert_after_failures = 2\nalert_disk_free = \"500T\"\nalert_cert_expiry = \"45d\"\n"
+        "verify_interval = \"2s\"\n";
+    b.env->write_config({{"alice", "alice", "alice-pw", "imap", "starttls", ""},
+                         {"ghost", "alice", "alice-pw", "imap", "plain", "", 1}},
+                        report);
+    watch_process w(*b.env, {}, b.log("w"));
+    REQUIRE(w.wait_log("first sync done"));
+
+    // What reached bob's INBOX, by subject.
+    auto subjects = [&] {
+        std::map<std::string, int> out;
+        for (const char* sub : {"new", "cur"}) {
+            std::error_code ec;
+            for (const auto& e :
+                 std::filesystem::directory_iterator(b.tb->maildir("bob") / sub, ec))
+                ++out[mv::mime::parse(read_file(e.path())).subject];
+        }
+        return out;
+    };
+    auto has = [&](const std::map<std::string, int>& m, const std::string& prefix) {
+        int n = 0;
+        for (const auto& [k, v] : m)
+            if (k.rfind(prefix, 0) == 0) n += v;
+        return n;
+    };
+    const std::string cert =
+        "mailvault alert: certificate of localhost:" + std::to_string(b.tb->imap_port()) +
+        " expires in ";
+    REQUIRE(eventually(
+        [&] {
+            auto m = subjects();
+            return has(m, "mailvault alert: account ghost failing: 2 attempts in a row") == 1 &&
+                   has(m, "mailvault alert: disk space low: ") == 1 && has(m, cert) == 1 &&
+                   has(m, "mailvault alert: verify FAILED") == 1;
+        },
+        60s, 200ms));
+    // Nothing repeats while the conditions last (ghost keeps failing, verify runs every 2 s).
+    REQUIRE(w.wait_log("(failure 4)", 30s));
+    REQUIRE(eventually(
+        [&] {
+            auto l = w.log();
+            std::size_t n = 0;
+            for (auto p = l.find("periodic verify"); p != std::string::npos;
+                 p = l.find("periodic verify", p + 1))
+                ++n;
+            return n >= 3;
+        },
+        30s, 200ms));
+    std::this_thread::sleep_for(1s);
+    auto m = subjects();
+    INFO(w.log());
+    CHECK(m.size() == 4);
+    for (const auto& [k, v] : m) CHECK(v == 1);
+    CHECK(has(m, cert) == 1);
+    // The certificate alert names the server's certificate; the log says ALERT once each.
+    const auto log = w.log();
+    CHECK(log.find("ALERT: account ghost failing") != std::string::npos);
+    CHECK(log.find("ALERT: verify FAILED") != std::string::npos);
+    w.signal(SIGTERM);
+    CHECK(w.wait() == 0);
 }

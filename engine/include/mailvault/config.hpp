@@ -122,11 +122,17 @@ struct serve_settings {
 enum class report_when { always, failure };
 struct report_settings {
     bool enabled = false;  // the section is present
-    std::string host;      // the relay (submission server)
+    // "relay" (the default): through `host`, a submission server. "direct": no relay, to each
+    // recipient domain's MX hosts (RFC 5321 §5) on direct_port, found through dns_server.
+    bool direct = false;
+    std::string host;  // the relay (submission server); empty with direct delivery
     std::uint16_t port = 587;
-    tls_mode tls = tls_mode::starttls;      // "starttls" | "implicit" | "none" (plain)
-    bool allow_plaintext = false;           // required for tls = "none" (and for AUTH without TLS)
-    std::string user;                       // empty: no AUTH
+    std::uint16_t direct_port = 25;
+    std::string dns_server;             // direct: "ADDRESS" or "ADDRESS:PORT"; empty: resolv.conf
+    std::uint16_t dns_port = 53;        // from dns_server
+    tls_mode tls = tls_mode::starttls;  // "starttls" | "implicit" | "none" (plain)
+    bool allow_plaintext = false;       // required for tls = "none" (and for AUTH without TLS)
+    std::string user;                   // empty: no AUTH
     auth_mech auth = auth_mech::automatic;  // auto, plain, login, xoauth2
     password_source password;               // only with user
     std::filesystem::path ca_file;
@@ -138,6 +144,11 @@ struct report_settings {
     report_when when = report_when::always;
     std::string helo;                 // EHLO name; empty: this host's name
     std::filesystem::path spool_dir;  // empty: <archive>.d/reports
+    // Alerts from `mailvault watch` (docs/reports.md); 0 turns one off.
+    int alert_after_failures = 3;                        // an account failing this often in a row
+    std::uint64_t alert_disk_free = 1ull << 30;          // free bytes where the archive lives
+    std::chrono::seconds alert_cert_expiry{14 * 86400};  // a server certificate expiring within
+    std::chrono::seconds verify_interval{0};             // watch re-verifies the archive this often
 };
 
 struct config {

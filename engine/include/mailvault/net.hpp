@@ -34,7 +34,9 @@ struct tls_options {
 };
 
 struct endpoint {
-    std::string host;
+    std::string host;     // the name TLS verifies (and, without `address`, the one resolved)
+    std::string address;  // connect here instead of resolving `host` (an MX host's address
+                          // found through the mail's own DNS lookup); empty: resolve host
     std::uint16_t port = 0;
     tls_mode tls = tls_mode::implicit;
     tls_options tls_opts;
@@ -70,6 +72,19 @@ private:
     explicit connection(std::unique_ptr<impl> p);
     std::unique_ptr<impl> p_;
 };
+
+// The leaf certificates this process's TLS handshakes accepted, newest per host:port (for the
+// watcher's "certificate expires soon" alert). Recorded after every successful handshake whose
+// certificate was checked (not under insecure_skip_verify); thread-safe.
+struct peer_certificate {
+    std::string host;  // as the endpoint names it
+    std::uint16_t port = 0;
+    std::string fingerprint;     // SHA-256, lowercase hex
+    std::string subject;         // one line, e.g. "CN=imap.example.org"
+    std::int64_t not_after = 0;  // UTC epoch
+    std::int64_t seen = 0;       // UTC epoch of the handshake
+};
+std::vector<peer_certificate> seen_certificates();
 
 // The SHA-256 fingerprint (lowercase hex) of a PEM certificate file; empty on error.
 std::string certificate_fingerprint_file(const std::string& pem_path);
