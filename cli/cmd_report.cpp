@@ -1,8 +1,9 @@
 // `mailvault report test [--config PATH]`: sends one test message through the [report] relay and
-// prints the server's final reply (docs/reports.md). `mailvault report flush`: sends the reports
-// waiting in the spool (those a relay failure kept back).
+// prints the server's final reply (mailvault-report(1), docs/reports.md). `mailvault report flush`:
+// sends the reports waiting in the spool (those a relay failure kept back).
 
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,16 +14,24 @@
 namespace mv::cli {
 namespace {
 
-int run_report_test(const std::vector<std::string>& args) {
-    po::options_description d("mailvault report test [--config PATH]");
+// Both subcommands take only --config; nullopt when --help was asked (and printed).
+std::optional<config::config> report_config(const std::vector<std::string>& args,
+                                            const char* usage) {
+    po::options_description d(usage);
     d.add_options()("config", po::value<std::string>(), "configuration file")("help,h",
                                                                               "this help");
     auto vm = parse(args, d);
     if (vm.count("help")) {
         std::cout << d << "\n";
-        return exit_ok;
+        return std::nullopt;
     }
-    auto cfg = load_config(vm);
+    return load_config(vm);
+}
+
+int run_report_test(const std::vector<std::string>& args) {
+    auto loaded = report_config(args, "mailvault report test [--config PATH]");
+    if (!loaded) return exit_ok;
+    const auto& cfg = *loaded;
     auto res = report::send_test(cfg);
     for (const auto& r : res.rejected) std::cerr << "warning: recipient refused: " << r << "\n";
     for (const auto& r : res.deferred)
@@ -32,15 +41,9 @@ int run_report_test(const std::vector<std::string>& args) {
 }
 
 int run_report_flush(const std::vector<std::string>& args) {
-    po::options_description d("mailvault report flush [--config PATH]");
-    d.add_options()("config", po::value<std::string>(), "configuration file")("help,h",
-                                                                              "this help");
-    auto vm = parse(args, d);
-    if (vm.count("help")) {
-        std::cout << d << "\n";
-        return exit_ok;
-    }
-    auto cfg = load_config(vm);
+    auto loaded = report_config(args, "mailvault report flush [--config PATH]");
+    if (!loaded) return exit_ok;
+    const auto& cfg = *loaded;
     if (!cfg.report.enabled)
         throw mv::failure(
             errc::config,

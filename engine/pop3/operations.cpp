@@ -204,49 +204,10 @@ stls_op::command::command(session& s) : exchange_op(s, 1) {
     requests_.push_back({"STLS\r\n", reply_mode::single, "STLS", false, 0});
 }
 
-stls_op::stls_op(session& s) : s_(s), stls_(s), capa_(s) {}
+stls_op::stls_op(session& s) : stls_(s), capa_(s), up_(s, stls_, capa_, "POP3", "STLS") {}
 
 next_action stls_op::resume(io_result r) {
-    switch (phase_) {
-        case phase::stls: {
-            auto a = stls_.resume(std::move(r));
-            if (a.kind != action_kind::done || a.err) return a;
-            if (!s_.pending.empty()) {
-                // Bytes sent before the handshake would be read as if they came over TLS
-                // (plaintext command injection, CVE-2011-0411 style): refuse.
-                mv::error e{
-                    mv::errc::protocol,
-                    "POP3: server sent data after the STLS reply, before the TLS handshake: " +
-                        describe_bytes(s_.pending)};
-                s_.broken = e;
-                phase_ = phase::done;
-                return next_action::finish(std::move(e));
-            }
-            s_.caps = capabilities{};
-            phase_ = phase::handshake;
-            return next_action::tls_handshake();
-        }
-        case phase::handshake:
-            if (r.kind == io_kind::tls_done) {
-                phase_ = phase::capa;
-                return capa_.resume(io_result::start());
-            }
-            phase_ = phase::done;
-            {
-                mv::error e = r.kind == io_kind::failed
-                                  ? std::move(r.err)
-                                  : mv::error{mv::errc::internal, "POP3 STLS: expected tls_done"};
-                s_.broken = e;
-                return next_action::finish(std::move(e));
-            }
-        case phase::capa: {
-            auto a = capa_.resume(std::move(r));
-            if (a.kind == action_kind::done) phase_ = phase::done;
-            return a;
-        }
-        case phase::done: break;
-    }
-    return next_action::finish({mv::errc::internal, "POP3 STLS resumed after done"});
+    return up_.resume(std::move(r));
 }
 
 void stls_op::cancel(const mv::error& e) {

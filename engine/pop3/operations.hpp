@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mailvault/next_action.hpp"
+#include "mailvault/tls_upgrade.hpp"
 #include "pop3/parse.hpp"
 #include "pop3/reply.hpp"
 
@@ -144,11 +145,9 @@ private:
     struct command final : exchange_op {
         explicit command(session& s);
     };
-    enum class phase { stls, handshake, capa, done };
-    session& s_;
     command stls_;
     capa_op capa_;
-    phase phase_ = phase::stls;
+    mv::tls_upgrade<session, command, capa_op> up_;
 };
 
 // USER name, PASS secret (one at a time: PASS only after USER is accepted).

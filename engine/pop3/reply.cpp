@@ -1,5 +1,7 @@
 #include "pop3/reply.hpp"
 
+#include "mailvault/line_cut.hpp"
+
 #include <cstring>
 
 namespace mv::pop3 {
@@ -147,20 +149,12 @@ void reply_reader::start(reply_mode mode, body_consumer* body, std::uint64_t max
 reply_reader::result reply_reader::feed(std::string_view in) {
     result r;
     if (phase_ == phase::status) {
-        const void* nl = std::memchr(in.data(), '\n', in.size());
-        std::size_t take =
-            nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - in.data()) + 1 : in.size();
         // The cap applies to the line without its CRLF; without LF yet, a final CR may be the
         // first half of the terminator.
-        std::size_t content = line_.size() + take;
-        if (nl) {
-            --content;
-            char before = take >= 2 ? in[take - 2] : (line_.empty() ? '\0' : line_.back());
-            if (before == '\r') --content;
-        } else if (take > 0 && in[take - 1] == '\r') {
-            --content;
-        }
-        if (content > limits_.max_line) {
+        const auto piece = mv::cut_line(in, line_);
+        const std::size_t take = piece.take;
+        const bool nl = piece.complete;
+        if (piece.content > limits_.max_line) {
             r.event = reply_event::failed;
             r.err = {mv::errc::limit, "POP3 status line at offset " + std::to_string(line_offset_) +
                                           " longer than " + std::to_string(limits_.max_line) +

@@ -293,54 +293,11 @@ mv::error starttls_op::command::on_reply(std::size_t i, const reply& r, std::str
     return rejected(i, r, mv::errc::tls_handshake);
 }
 
-starttls_op::starttls_op(session& s, std::string_view name) : s_(s), cmd_(s), ehlo_(s, name) {}
+starttls_op::starttls_op(session& s, std::string_view name)
+    : cmd_(s), ehlo_(s, name), up_(s, cmd_, ehlo_, "SMTP", "STARTTLS") {}
 
 next_action starttls_op::resume(io_result r) {
-    switch (phase_) {
-        case phase::command: {
-            auto a = cmd_.resume(std::move(r));
-            if (a.kind != action_kind::done) return a;
-            if (a.err) {
-                phase_ = phase::done;
-                return a;
-            }
-            if (!s_.pending.empty()) {
-                // Bytes sent before the handshake would be read as if they came over TLS
-                // (plaintext command injection, CVE-2011-0411): refuse.
-                mv::error e{mv::errc::protocol,
-                            "SMTP: server sent data after the STARTTLS reply, before the TLS "
-                            "handshake: " +
-                                describe_bytes(s_.pending)};
-                s_.broken = e;
-                phase_ = phase::done;
-                return next_action::finish(std::move(e));
-            }
-            s_.caps = capabilities{};  // RFC 3207 §4.2: discard what was learnt in cleartext
-            phase_ = phase::handshake;
-            return next_action::tls_handshake();
-        }
-        case phase::handshake:
-            if (r.kind == io_kind::tls_done) {
-                phase_ = phase::ehlo;
-                return ehlo_.resume(io_result::start());
-            }
-            phase_ = phase::done;
-            {
-                mv::error e =
-                    r.kind == io_kind::failed
-                        ? std::move(r.err)
-                        : mv::error{mv::errc::internal, "SMTP STARTTLS: expected tls_done"};
-                s_.broken = e;
-                return next_action::finish(std::move(e));
-            }
-        case phase::ehlo: {
-            auto a = ehlo_.resume(std::move(r));
-            if (a.kind == action_kind::done) phase_ = phase::done;
-            return a;
-        }
-        case phase::done: break;
-    }
-    return next_action::finish({mv::errc::internal, "SMTP STARTTLS resumed after done"});
+    return up_.resume(std::move(r));
 }
 
 void starttls_op::cancel(const mv::error& e) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mailvault/next_action.hpp"
+#include "mailvault/tls_upgrade.hpp"
 #include "smtp/reply.hpp"
 
 namespace mv::smtp {
@@ -151,11 +152,9 @@ private:
         explicit command(session& s);
         mv::error on_reply(std::size_t, const reply& r, std::string&) override;
     };
-    enum class phase { command, handshake, ehlo, done };
-    session& s_;
     command cmd_;
     ehlo_op ehlo_;
-    phase phase_ = phase::command;
+    mv::tls_upgrade<session, command, ehlo_op> up_;
 };
 
 enum class sasl_mech { plain, login, xoauth2 };

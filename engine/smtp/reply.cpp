@@ -1,5 +1,7 @@
 #include "smtp/reply.hpp"
 
+#include "mailvault/line_cut.hpp"
+
 #include <cstring>
 
 namespace mv::smtp {
@@ -116,19 +118,11 @@ reply_reader::result reply_reader::feed(std::string_view in) {
     }
     while (!in.empty()) {
         if (line_.empty()) line_offset_ = offset_;
-        const void* nl = std::memchr(in.data(), '\n', in.size());
-        std::size_t take =
-            nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - in.data()) + 1 : in.size();
         // The line cap counts the line without its CRLF; a final CR may be half the terminator.
-        std::size_t content = line_.size() + take;
-        if (nl) {
-            --content;
-            char before = take >= 2 ? in[take - 2] : (line_.empty() ? '\0' : line_.back());
-            if (before == '\r') --content;
-        } else if (in[take - 1] == '\r') {
-            --content;
-        }
-        if (content > limits_.max_line) {
+        const auto piece = mv::cut_line(in, line_);
+        const std::size_t take = piece.take;
+        const bool nl = piece.complete;
+        if (piece.content > limits_.max_line) {
             r.event = reply_event::failed;
             r.err = {mv::errc::limit, "SMTP reply line at offset " + std::to_string(line_offset_) +
                                           " longer than " + std::to_string(limits_.max_line) +
