@@ -241,7 +241,7 @@ int run_prune(const std::vector<std::string>& args) {
         }
         for (const auto& r : reports) out["accounts"].push_back(to_json(r, !execute));
         out["exit_code"] = code;
-        std::cout << out.dump(2) << "\n";
+        std::cout << out.dump(2) << std::endl;
         return report_and(code);
     }
     for (const auto& r : reports) {

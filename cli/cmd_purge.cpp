@@ -110,7 +110,9 @@ int run_purge(const std::vector<std::string>& args) {
                                         .dump());
         tx.commit(archive::durability::full);
     }
-    if (execute) {
+    // After the output (a slow relay must not hold it back): what left the archive.
+    const auto send_purge_report = [&] {
+        if (!execute) return;
         // Per account: what left the archive (entries, with their hashes in the audit log).
         report::run_summary summary;
         summary.command = "purge";
@@ -133,7 +135,7 @@ int run_purge(const std::vector<std::string>& args) {
             summary.notes.push_back("kept, still on the server: " + std::to_string(dec.on_server));
         summary.end = std::chrono::system_clock::now();
         send_report(report_cfg, summary);
-    }
+    };
     if (vm.count("json")) {
         nlohmann::json j = {{"dry_run", !execute},
                             {"selected", dec.purge.size()},
@@ -143,7 +145,8 @@ int run_purge(const std::vector<std::string>& args) {
                             {"entries_deleted", st.entries},
                             {"contents_deleted", st.contents},
                             {"stored_bytes_freed", st.stored_bytes}};
-        std::cout << j.dump(2) << "\n";
+        std::cout << j.dump(2) << std::endl;
+        send_purge_report();
         return exit_ok;
     }
     if (execute)
@@ -160,6 +163,8 @@ int run_purge(const std::vector<std::string>& args) {
         std::printf("kept %lld entries still on the server\n",
                     static_cast<long long>(dec.on_server));
     if (!execute) std::printf("dry run: nothing changed; add --execute to purge\n");
+    std::fflush(stdout);
+    send_purge_report();
     return exit_ok;
 }
 

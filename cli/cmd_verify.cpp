@@ -138,12 +138,11 @@ int run_against_server(const po::variables_map& vm,
             out["accounts"].push_back(a);
         }
         out["exit_code"] = code;
-        std::cout << out.dump(2) << "\n";
+        std::cout << out.dump(2) << std::endl;
         report_against_server(report_cfg, reports, code, started);
         return code;
     }
     std::uint64_t missing = 0, mismatched = 0;
-    report_against_server(report_cfg, reports, code, started);
     for (const auto& r : reports) {
         if (r.err) std::printf("%s: error: %s\n", r.account.c_str(), r.err.message.c_str());
         const bool numeric = r.protocol == "imap";
@@ -200,6 +199,8 @@ int run_against_server(const po::variables_map& vm,
             static_cast<unsigned long long>(missing), static_cast<unsigned long long>(mismatched));
     else
         std::printf("against the server: not every folder could be compared\n");
+    std::fflush(stdout);
+    report_against_server(report_cfg, reports, code, started);
     return code;
 }
 

@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -74,28 +76,36 @@ std::chrono::milliseconds duration_option(const po::variables_map& vm, const cha
 // runs on its own thread with its own read-only archive handle (the sync keeps writing).
 class alerting {
 public:
-    alerting(const config::config& cfg, std::filesystem::path archive)
-        : archive_(std::move(archive)), monitor_(settings(cfg.report)) {
+    alerting(const config::config& cfg, const std::filesystem::path& archive)
+        : archive_(std::filesystem::absolute(archive)), monitor_(settings(cfg.report)) {
         set_config(cfg);
         sender_ = std::thread([this] { send_loop(); });
         verifier_ = std::thread([this] { verify_loop(); });
     }
-    ~alerting() {
+    ~alerting() { stop(); }
+    // Ends both threads: a verify in progress is interrupted (SQLite stops the statement it
+    // runs), a flush in progress ends with mv::request_stop() (its connection is cancelled).
+    void stop() {
         stop_flag_ = true;
         {
             std::lock_guard lk(mu_);
             stopping_ = true;
+            if (verifying_) verifying_->interrupt();
         }
         cv_.notify_all();
-        sender_.join();
-        verifier_.join();
+        if (sender_.joinable()) sender_.join();
+        if (verifier_.joinable()) verifier_.join();
     }
+    // At start and on SIGHUP (main thread, like tick()): new thresholds apply at once; the next
+    // verify moves only when verify_interval changed (frequent reloads must not postpone it).
     void set_config(const config::config& cfg) {
+        monitor_.set_settings(settings(cfg.report));
         std::lock_guard lk(mu_);
+        const auto interval = cfg.report.verify_interval;
+        if (!cfg_ || cfg_->report.verify_interval != interval)
+            next_verify_ = interval.count() > 0 ? std::chrono::steady_clock::now() + interval
+                                                : std::chrono::steady_clock::time_point::max();
         cfg_ = std::make_shared<const config::config>(cfg);
-        next_verify_ = cfg.report.verify_interval.count() > 0
-                           ? std::chrono::steady_clock::now() + cfg.report.verify_interval
-                           : std::chrono::steady_clock::time_point::max();
         cv_.notify_all();
     }
 
@@ -115,8 +125,13 @@ public:
         for (const auto& st : states) o.accounts.push_back({st.name, st.failures, st.last_error});
         o.disk_path = archive_.parent_path().string();
         struct statvfs sv {};
-        if (::statvfs(o.disk_path.c_str(), &sv) == 0)
+        if (::statvfs(o.disk_path.c_str(), &sv) == 0) {
             o.disk_free = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+        } else if (!statvfs_warned_) {
+            statvfs_warned_ = true;
+            spdlog::warn("cannot read the free space of {} ({}); no disk space alert", o.disk_path,
+                         std::strerror(errno));
+        }
         for (const auto& c : net::seen_certificates())
             for (const auto& a : accounts)
                 if (a.host == c.host && a.port == c.port) {
@@ -185,17 +200,34 @@ private:
             next_verify_ = std::chrono::steady_clock::now() + interval;
             lk.unlock();
             report::observation::verify_outcome out;
+            std::unique_ptr<archive::archive> ap;
             try {
-                auto ap = open_archive(archive_, false, true);
-                // Stopping the watcher ends a verify in progress (its statements are RAII).
+                ap = open_archive(archive_, false, true);
+                {
+                    std::lock_guard g(mu_);
+                    if (stopping_) break;
+                    verifying_ = ap.get();  // stop() interrupts it
+                }
+                // Stopping the watcher ends a verify in progress: between contents by this
+                // callback, inside a long statement (integrity_check) by interrupt(). Its
+                // statements are RAII.
                 struct verify_stopped {};
                 archive::verify_report rep;
                 try {
                     rep = ap->verify([this](std::int64_t, std::int64_t) {
                         if (stop_flag_) throw verify_stopped{};
                     });
-                } catch (const verify_stopped&) {
-                    break;
+                } catch (...) {
+                    {
+                        std::lock_guard g(mu_);
+                        verifying_ = nullptr;
+                    }
+                    if (stop_flag_) break;
+                    throw;
+                }
+                {
+                    std::lock_guard g(mu_);
+                    verifying_ = nullptr;
                 }
                 out.ok = rep.ok();
                 out.summary =
@@ -208,6 +240,7 @@ private:
                         (rep.problems[i].content ? rep.problems[i].content->hex() + ": " : "") +
                         rep.problems[i].what);
             } catch (const std::exception& e) {
+                out.ran = false;
                 out.ok = false;
                 out.summary = std::string("verify could not run: ") + e.what();
             }
@@ -225,7 +258,9 @@ private:
     std::optional<report::observation::verify_outcome> verified_;
     std::chrono::steady_clock::time_point next_verify_;
     bool flush_now_ = false, stopping_ = false;
-    std::atomic<bool> stop_flag_{false};  // read by the verify in progress, without mu_
+    archive::archive* verifying_ = nullptr;  // the verify's archive while it runs (guarded by mu_)
+    bool statvfs_warned_ = false;            // main thread only
+    std::atomic<bool> stop_flag_{false};     // read by the verify in progress, without mu_
     std::thread sender_, verifier_;
 };
 
@@ -400,6 +435,7 @@ int run_watch(const std::vector<std::string>& args) {
         }
     });
     request_stop();
+    alerts.stop();
     w.stop();
     down = true;
     second.join();

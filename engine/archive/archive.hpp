@@ -474,6 +474,9 @@ public:
     // Full check: every content decompressed and re-hashed (streaming), PRAGMA integrity_check,
     // foreign keys, audit chain.
     verify_report verify(const progress_fn& p = {});
+    // From any thread: the statement this archive runs now (and any until it returns) fails
+    // with SQLITE_INTERRUPT, i.e. throws; for ending a long verify when the watcher stops.
+    void interrupt() noexcept;
 
     struct impl;
 

@@ -25,6 +25,10 @@ std::vector<entry_location> archive::impl::locations(std::int64_t content_id) {
     return out;
 }
 
+void archive::interrupt() noexcept {
+    sqlite3_interrupt(d_->db.handle());
+}
+
 verify_report archive::verify(const progress_fn& progress) {
     verify_report r;
     {

@@ -515,6 +515,20 @@ private:
         r.port = r.tls == tls_mode::implicit ? 465 : 587;
         if (auto v = get_int(t, "port", "report.port", 1, 65535))
             r.port = static_cast<std::uint16_t>(*v);
+        if (r.direct && t.get("port"))
+            fail_at(t.get("port")->source(), "report.port",
+                    "is the relay's port; with delivery = \"direct\" write direct_port (the MX "
+                    "hosts' port, 25 by default)");
+        if (r.direct && r.tls == tls_mode::implicit)
+            fail_at(t.get("tls")->source(), "report.tls",
+                    "MX hosts take mail on port 25 with STARTTLS, not implicit TLS; use tls = "
+                    "\"starttls\" with delivery = \"direct\"");
+        if (!r.direct)
+            for (const char* k : {"direct_port", "dns_server"})
+                if (t.get(k))
+                    fail_at(t.get(k)->source(), std::string("report.") + k,
+                            "only applies to delivery = \"direct\"; remove it or add delivery "
+                            "= \"direct\" (and remove host)");
         if (auto v = get_bool(t, "allow_plaintext", "report.allow_plaintext"))
             r.allow_plaintext = *v;
         if (r.tls == tls_mode::plain && !r.allow_plaintext)

@@ -112,8 +112,20 @@ std::vector<alert> alert_monitor::evaluate(const observation& o) {
         }
     }
 
-    // The periodic verify.
-    if (o.verify) {
+    // The periodic verify: one that could not run (the archive could not be opened, a lock) is
+    // its own episode, not a verdict on the archive.
+    if (o.verify && !o.verify->ran) {
+        if (start("verify-run", "failed"))
+            out.push_back({"verify-run",
+                           false,
+                           {},
+                           "periodic verify could not run",
+                           {o.verify->summary,
+                            "check that the archive file is readable and the disk healthy; the "
+                            "next attempt is after verify_interval"}});
+    } else if (o.verify) {
+        if (end("verify-run"))
+            out.push_back({"verify-run", true, {}, "periodic verify runs again", {}});
         if (!o.verify->ok) {
             if (start("verify", "failed")) {
                 alert a{"verify", false, {}, "verify FAILED: the archive has problems", {}};

@@ -44,6 +44,7 @@ struct observation {
     };
     std::vector<certificate> certificates;
     struct verify_outcome {
+        bool ran = true;  // false: it could not run (summary says why); not a verdict
         bool ok = true;
         std::string summary;                // "verified 1234 messages (56 MB), 78 audit rows"
         std::vector<std::string> problems;  // the first few, one line each
@@ -62,6 +63,8 @@ struct alert {
 class alert_monitor {
 public:
     explicit alert_monitor(alert_settings s) : s_(std::move(s)) {}
+    // New thresholds (a reload); episodes in progress go on.
+    void set_settings(alert_settings s) { s_ = std::move(s); }
     std::vector<alert> evaluate(const observation& o);
     // The keys of the episodes in progress (for status and tests).
     std::vector<std::string> active() const;

@@ -1,6 +1,7 @@
 #include "report/report.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -266,10 +267,14 @@ namespace {
 
 // One SMTP session with one server: the relay (`relay`: AUTH when configured) or one MX host of
 // a recipient domain (direct delivery: never AUTH). `label` starts every error line.
+// `in_transaction` (when given) is set once MAIL FROM was sent: a failure from then on is the
+// server's answer about this message; before it (connect, TLS, EHLO, AUTH) it is about the server.
 delivery deliver_one(const config::report_settings& rs, const net::endpoint& ep, bool relay,
                      const std::string& label, const std::string& password,
-                     std::string_view message, const std::vector<std::string>& to) {
+                     std::string_view message, const std::vector<std::string>& to,
+                     bool* in_transaction = nullptr) {
     delivery d;
+    if (in_transaction) *in_transaction = false;
     auto fail = [&](mv::error e, bool transient) {
         d.err = {e.code, label + e.message};
         d.transient = transient;
@@ -337,6 +342,7 @@ delivery deliver_one(const config::report_settings& rs, const net::endpoint& ep,
     }
     smtp::send_result res;
     smtp::envelope env{rs.from, to};
+    if (in_transaction) *in_transaction = true;
     auto e = c.send(env, message, res);
     for (const auto& r : res.recipients) {
         if (r.accepted())
@@ -367,10 +373,16 @@ std::string domain_part(const std::string& address) {
 }
 
 // Direct delivery (RFC 5321 §5.1): per recipient domain, the MX hosts in preference order
-// (the domain itself without MX), each address of each in turn, until one gives an answer for
-// the recipients: accepted (2xx) or refused for good (5xx) ends the domain; a connection that
-// fails or a 4xx moves on to the next host. When every host failed to connect, the message says
-// what that usually means: outgoing port 25 blocked.
+// (equal preferences shuffled, the domain itself without MX), each address in turn, at most
+// max_direct_attempts connections per domain. Only the server's answer about the message ends a
+// domain: accepted (2xx, for some or all recipients) or refused for good (5xx to MAIL, RCPT or
+// DATA). Anything else (no connection, TLS refused or untrusted, no STARTTLS, a 4xx, a 5xx to
+// the greeting or EHLO) moves on to the next host; when none answered, the recipients wait in
+// the spool. What a host that did not answer said about single recipients is not kept: the next
+// host is asked about all of them. When no host could even be reached, the error says what that
+// usually means: outgoing port 25 blocked.
+constexpr int max_direct_attempts = 5;
+
 delivery deliver_direct(const config::report_settings& rs, std::string_view message,
                         const std::vector<std::string>& to) {
     std::vector<std::pair<std::string, std::vector<std::string>>> domains;
@@ -404,48 +416,57 @@ delivery deliver_direct(const config::report_settings& rs, std::string_view mess
                     .push_back(transient ? r : r + ": " + e.message);
             continue;
         }
-        std::vector<std::string> tried;  // "mx1.example.org 192.0.2.1: timed out"
-        bool connect_failures_only = true;
-        bool done = false;
+        std::vector<std::string> tried;  // "MX mx1.example.org (192.0.2.1 port 25): timed out"
+        bool unreachable_only = true;    // every attempt failed to connect at all
+        bool answered = false;
+        int attempts = 0;
         for (const auto& h : hosts) {
             for (const auto& addr : h.addresses) {
+                if (answered || attempts == max_direct_attempts) break;
+                ++attempts;
                 net::endpoint ep = endpoint_for(rs);
                 ep.host = h.host;
                 ep.address = addr;
                 ep.port = rs.direct_port;
                 const std::string label = "MX " + h.host + " (" + addr + " port " +
                                           std::to_string(rs.direct_port) + "): ";
-                delivery d = deliver_one(rs, ep, false, label, {}, message, rcpts);
+                bool in_transaction = false;
+                delivery d = deliver_one(rs, ep, false, label, {}, message, rcpts, &in_transaction);
+                const bool final = !d.err || (in_transaction && !d.transient);
+                if (!final) {
+                    if (d.err.code != mv::errc::network && d.err.code != mv::errc::timeout)
+                        unreachable_only = false;
+                    tried.push_back(d.err.message);
+                    continue;
+                }
+                answered = true;
                 for (const auto& a : d.accepted) all.accepted.push_back(a);
                 for (const auto& a : d.rejected) all.rejected.push_back(a);
-                if (!d.err || !d.transient) {
-                    // An answer: accepted, or refused for good (a 5xx quoted in d.err).
-                    if (d.err) {
-                        errors.push_back(d.err.message);
-                        connect_failures_only = false;
-                        if (d.rejected.empty())
-                            for (const auto& r : rcpts)
-                                all.rejected.push_back(r + ": " + d.err.message);
+                for (const auto& a : d.deferred) all.deferred.push_back(a);
+                if (!d.err) {
+                    if (all.reply.empty()) all.reply = d.reply;
+                } else {
+                    // Refused for good: every recipient the server did not name is refused with
+                    // the transaction's error.
+                    errors.push_back(d.err.message);
+                    for (const auto& r : rcpts) {
+                        const bool named = std::any_of(
+                            d.rejected.begin(), d.rejected.end(),
+                            [&](const std::string& x) { return x.rfind(r + ":", 0) == 0; });
+                        if (!named) all.rejected.push_back(r + ": " + d.err.message);
                     }
-                    for (const auto& a : d.deferred) all.deferred.push_back(a);
-                    if (!d.err && all.reply.empty()) all.reply = d.reply;
-                    done = true;
-                    break;
                 }
-                if (d.err.code != mv::errc::network && d.err.code != mv::errc::timeout)
-                    connect_failures_only = false;
-                tried.push_back(d.err.message);
             }
-            if (done) break;
+            if (answered || attempts == max_direct_attempts) break;
         }
-        if (done) continue;
+        if (answered) continue;
         any_transient = true;
         for (const auto& r : rcpts) all.deferred.push_back(r);
         std::string list;
         for (const auto& t : tried) list += (list.empty() ? "" : "; ") + t;
         std::string why = "direct delivery to " + domain + ": no MX host took the message (" +
                           (list.empty() ? std::string("none tried") : list) + ")";
-        if (connect_failures_only)
+        if (unreachable_only)
             why += "; outgoing port " + std::to_string(rs.direct_port) +
                    " looks blocked (common on residential and cloud networks): send through "
                    "a relay instead (delivery = \"relay\", host = your provider's submission "
@@ -499,6 +520,17 @@ flush_result flush_spool(const config::config& cfg) {
     flush_result fr;
     const auto& rs = cfg.report;
     fs::path dir = spool_dir(cfg);
+    // One sender at a time per spool (a watcher's sender thread, a cron `sync`, `report flush`):
+    // two would send the same file twice and race on rewriting one. The second waits for the
+    // first (bounded by the relay timeouts), then finds what is left.
+    const int lock_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock_fd < 0) return fr;  // no spool yet: nothing waits
+    struct unlock {
+        int fd;
+        ~unlock() { ::close(fd); }  // closing releases the flock
+    } unlocker{lock_fd};
+    while (::flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
     std::vector<fs::path> files;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec))

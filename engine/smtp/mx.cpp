@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 namespace mv::smtp {
 
@@ -167,21 +168,37 @@ mv::error resolve_mail_hosts(const std::string& domain, const dns_server& server
     out.clear();
     std::vector<mx_record> records;
     if (auto e = query_mx(domain, server, records)) return e;
+    // RFC 5321 §5.1: hosts of equal preference MUST be tried in random order (load spreading);
+    // order_mx's stable sort keeps the shuffled order within each preference.
+    std::stable_sort(records.begin(), records.end(), [](const mx_record& a, const mx_record& b) {
+        return a.preference < b.preference;
+    });
+    std::mt19937 rng{std::random_device{}()};
+    for (auto first = records.begin(); first != records.end();) {
+        auto last = std::find_if(first, records.end(), [&](const mx_record& r) {
+            return r.preference != first->preference;
+        });
+        std::shuffle(first, last, rng);
+        first = last;
+    }
     std::vector<std::string> hosts;
     if (auto e = order_mx(domain, records, hosts)) return e;
-    mv::error last;
+    // A lookup that failed for now (no answer, a timeout) outranks one that failed for good
+    // (NXDOMAIN): a host that may answer later must not turn the domain into "no mail".
+    mv::error failed;
     for (const auto& h : hosts) {
         mail_host mh{h, {}};
         if (auto e = query_addresses(h, server, mh.addresses)) {
-            last = e;
+            if (!failed || (failed.code == mv::errc::server_no && e.code != mv::errc::server_no))
+                failed = e;
             continue;
         }
         if (!mh.addresses.empty()) out.push_back(std::move(mh));
     }
     if (out.empty())
-        return last ? last
-                    : mv::error{mv::errc::server_no,
-                                "no mail host of " + domain + " has an address (A or AAAA)"};
+        return failed ? failed
+                      : mv::error{mv::errc::server_no,
+                                  "no mail host of " + domain + " has an address (A or AAAA)"};
     return {};
 }
 

@@ -48,8 +48,9 @@ struct mail_host {
     std::vector<std::string> addresses;
 };
 
-// The hosts to try in order, each with its addresses; hosts without an address are left out
-// (and an error when none is left).
+// The hosts to try in order, each with its addresses: by preference, hosts of equal preference
+// shuffled (RFC 5321 §5.1 "MUST randomize"); hosts without an address are left out (and an
+// error when none is left: a transient one when any lookup failed for now).
 mv::error resolve_mail_hosts(const std::string& domain, const dns_server& server,
                              std::vector<mail_host>& out);
 

@@ -130,13 +130,20 @@ TEST_CASE("reports: prune purge and verify mail what they did", "[integration][r
     CHECK(against.text.find("folder 'INBOX': on server 1, archived 1, missing 0") !=
           std::string::npos);
 
-    // purge --execute: the rule and what left the archive.
-    REQUIRE(b.env->cli({"purge", "--older-than", "1d"}).status == 0);  // dry run: no report
-    REQUIRE(b.env->cli({"purge", "--older-than", "1d", "--execute"}).status == 0);
+    // purge --execute: the rule and what left the archive (the two pruned, expunged messages
+    // are older than a second by now).
+    REQUIRE(b.env->cli({"purge", "--older-than", "1s"}).status == 0);  // dry run: no report
+    r = b.env->cli({"purge", "--older-than", "1s", "--execute"});
+    INFO(r.output + r.errors);
+    REQUIRE(r.status == 0);
+    CHECK(r.output.find("purged 2 entries") != std::string::npos);
     auto purge = b.newest("mailvault purge", ++n);
     CHECK(b.reports(n).size() == n);
-    CHECK(purge.subject == "mailvault purge: ok");
-    CHECK(purge.text.find("rule: purge older_than=1d basis=internaldate") != std::string::npos);
+    CHECK(purge.subject == "mailvault purge: ok — 1 account");
+    CHECK(purge.text.find("rule: purge older_than=1s basis=internaldate") != std::string::npos);
+    CHECK(purge.text.find("account alice\n  purged from the archive: 2 entries") !=
+          std::string::npos);
+    CHECK(purge.text.find("contents deleted: 2") != std::string::npos);
 
     // A damaged archive: verify exits 9 and its report says FAILED with the problem.
     sql_exec(b.env->archive_path(),
@@ -146,4 +153,18 @@ TEST_CASE("reports: prune purge and verify mail what they did", "[integration][r
     auto bad = b.newest("mailvault verify: FAILED", ++n);
     CHECK(bad.text.find("exit code 9 (failed)") != std::string::npos);
     CHECK(bad.text.find("failure: content ") != std::string::npos);
+
+    // A relay that cannot be reached changes no exit code: the report waits in the spool.
+    const auto cfg = read_file(b.env->config_path());
+    const auto at = cfg.find("port = " + std::to_string(b.sb->submission_port()));
+    REQUIRE(at != std::string::npos);
+    write_file(b.env->config_path(),
+               cfg.substr(0, at) + "port = 1" +
+                   cfg.substr(at + ("port = " + std::to_string(b.sb->submission_port())).size()));
+    r = b.env->cli({"verify", "--against-server"});
+    CHECK(r.status == 0);
+    CHECK(r.errors.find("report not sent") != std::string::npos);
+    r = b.env->cli({"verify"});
+    CHECK(r.status == 9);  // still the damaged content, whatever the relay does
+    CHECK(r.errors.find("report not sent") != std::string::npos);
 }

@@ -132,13 +132,40 @@ TEST_CASE("alerts: a server certificate expiring, renewed, expired", "[report][a
     CHECK(a[0].subject.find("has expired") != std::string::npos);
 }
 
+TEST_CASE("alerts: a verify that could not run is not a verdict on the archive",
+          "[report][alerts]") {
+    alert_monitor m({3, 0, std::chrono::seconds(0)});
+    observation o;
+    o.now = t0;
+    o.verify = observation::verify_outcome{false, false, "verify could not run: locked", {}};
+    auto a = m.evaluate(o);
+    REQUIRE(a.size() == 1);
+    CHECK(a[0].key == "verify-run");
+    CHECK(a[0].subject == "periodic verify could not run");
+    CHECK(a[0].lines[0] == "verify could not run: locked");
+    CHECK(m.evaluate(o).empty());
+    o.verify = observation::verify_outcome{true, true, "all good", {}};
+    a = m.evaluate(o);
+    REQUIRE(a.size() == 1);
+    CHECK(a[0].resolved);
+    CHECK(a[0].key == "verify-run");
+    CHECK(m.active().empty());
+}
+
+TEST_CASE("alerts: new thresholds from a reload apply at once", "[report][alerts]") {
+    alert_monitor m({5, 0, std::chrono::seconds(0)});
+    CHECK(m.evaluate(with_accounts({{"work", 3}})).empty());
+    m.set_settings({3, 0, std::chrono::seconds(0)});
+    CHECK(m.evaluate(with_accounts({{"work", 3}})).size() == 1);
+}
+
 TEST_CASE("alerts: a failed periodic verify, once, until one passes", "[report][alerts]") {
     alert_monitor m({3, 0, std::chrono::seconds(0)});
     auto obs = [](bool ok) {
         observation o;
         o.now = t0;
         o.verify = observation::verify_outcome{
-            ok, ok ? "all good" : "2 problem(s)",
+            true, ok, ok ? "all good" : "2 problem(s)",
             ok ? std::vector<std::string>{} : std::vector<std::string>{"abc: hash differs"}};
         return o;
     };
@@ -205,6 +232,11 @@ TEST_CASE("alerts and direct delivery: the [report] keys", "[report][alerts][con
              {"delivery = \"direct\"\nfrom = \"a@b\"\nto = [\"c@d\"]\ndns_server = "
               "\"127.0.0.1:99999\"\n",
               "IPv4 ADDRESS"},
+             {"delivery = \"direct\"\nfrom = \"a@b\"\nto = [\"c@d\"]\nport = 25\n", "direct_port"},
+             {"delivery = \"direct\"\nfrom = \"a@b\"\nto = [\"c@d\"]\ntls = \"implicit\"\n",
+              "not implicit TLS"},
+             {relay + "dns_server = \"127.0.0.1\"\n", "only applies to delivery"},
+             {relay + "direct_port = 2525\n", "only applies to delivery"},
          }) {
         INFO(b.text);
         CHECK_THROWS_WITH(config::parse(head + b.text, tmp / "c.toml"),
