@@ -29,6 +29,10 @@ public:
           command_(std::move(command)),
           what_(proto_ + " " + command_) {}
 
+    // It refers to its owner's members: an operation holding one must not be copied or moved.
+    tls_upgrade(const tls_upgrade&) = delete;
+    tls_upgrade& operator=(const tls_upgrade&) = delete;
+
     next_action resume(io_result r) {
         switch (phase_) {
             case phase::command: {
