@@ -517,6 +517,18 @@ TEST_CASE("watch: alerts by mail once each (failing account - disk - certificate
     const auto log = w.log();
     CHECK(log.find("ALERT: account ghost failing") != std::string::npos);
     CHECK(log.find("ALERT: verify FAILED") != std::string::npos);
+
+    // A reload with a threshold the disk meets ends the disk episode: one "resolved" mail.
+    const std::string before = "alert_disk_free = \"500T\"";
+    auto text = read_file(b.env->config_path());
+    const auto at = text.find(before);
+    REQUIRE(at != std::string::npos);
+    write_file(b.env->config_path(),
+               text.substr(0, at) + "alert_disk_free = \"1M\"" + text.substr(at + before.size()));
+    w.signal(SIGHUP);
+    CHECK(eventually([&] { return has(subjects(), "mailvault: resolved: disk space back: ") == 1; },
+                     30s, 200ms));
+    CHECK(w.log().find("alert resolved: disk space back") != std::string::npos);
     w.signal(SIGTERM);
     CHECK(w.wait() == 0);
 }
