@@ -288,3 +288,25 @@ TEST_CASE("archive: a transaction rolls back unless committed, full durability c
     CHECK(b.has_content(h2));
     CHECK_FALSE(b.has_content(h1));
 }
+
+TEST_CASE("archive: interrupt() ends a verify in progress and leaves the archive usable",
+          "[archive][verify]") {
+    // The watcher's periodic verify is stopped this way on SIGTERM (cli/cmd_watch.cpp).
+    temp_dir t("mv-arch");
+    archive a(t.path() / "a.mvault", create_opts());
+    {
+        transaction tx(a);
+        for (int i = 0; i < 20; ++i)
+            a.put_content("Subject: " + std::to_string(i) + "\r\n\r\nbody " + std::to_string(i) +
+                          "\r\n");
+        tx.commit();
+    }
+    int calls = 0;
+    CHECK_THROWS(a.verify([&](std::int64_t, std::int64_t) {
+        if (++calls == 3) a.interrupt();
+    }));
+    CHECK(calls == 3);  // the next step of the running statement was interrupted
+    auto rep = a.verify();
+    CHECK(rep.ok());
+    CHECK(rep.contents_checked == 20);
+}
