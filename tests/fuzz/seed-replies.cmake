@@ -1,10 +1,11 @@
-# cmake -DPROTO=pop3|smtp -DSRC=<dir>[;<dir>...] -DOUT=<seed dir> -P seed-replies.cmake
-# Each transcript *.txt of the line protocols (one server reply, or several) becomes one seed: LF
-# converted to CRLF and a leading byte chosen as the fuzz target reads it (fuzz_pop3_reply.cpp,
-# fuzz_smtp_reply.cpp). POP3: "O" (multi-line, 27-byte chunks) for replies ending in ".", "N"
-# (single line) otherwise. SMTP: "Z" (0x5a: 27-byte chunks). Seeds over 1 MiB are skipped.
-if(NOT PROTO STREQUAL "pop3" AND NOT PROTO STREQUAL "smtp")
-  message(FATAL_ERROR "seed-replies.cmake: PROTO must be pop3 or smtp, not '${PROTO}'")
+# cmake -DPROTO=imap|pop3|smtp -DSRC=<dir>[;<dir>...] -DOUT=<seed dir> -P seed-replies.cmake
+# Each server transcript *.txt (one reply, or several) becomes one seed: LF converted to CRLF and
+# a leading byte chosen as the fuzz target reads it (fuzz_imap_parser.cpp, fuzz_pop3_reply.cpp,
+# fuzz_smtp_reply.cpp). IMAP: "A########" replaced by a tag, "O" (80-byte chunks), named by its
+# path. POP3: "O" (multi-line, 27-byte chunks) for replies ending in ".", "N" (single line)
+# otherwise. SMTP: "Z" (0x5a: 27-byte chunks). Seeds over 1 MiB are skipped.
+if(NOT PROTO MATCHES "^(imap|pop3|smtp)$")
+  message(FATAL_ERROR "seed-replies.cmake: PROTO must be imap, pop3 or smtp, not '${PROTO}'")
 endif()
 file(MAKE_DIRECTORY ${OUT})
 set(n 0)
@@ -18,7 +19,14 @@ foreach(dir ${SRC})
     file(READ ${f} text)
     string(REPLACE "\r\n" "\n" text "${text}")
     string(REPLACE "\n" "\r\n" text "${text}")
-    if(PROTO STREQUAL "smtp")
+    if(PROTO STREQUAL "imap")
+      string(REPLACE "A########" "A0001" text "${text}")
+      file(RELATIVE_PATH rel ${dir} ${f})
+      string(REPLACE "/" "_" name "${rel}")
+      file(WRITE ${OUT}/${name} "O${text}")
+      math(EXPR n "${n} + 1")
+      continue()
+    elseif(PROTO STREQUAL "smtp")
       set(mode "Z")
     elseif(text MATCHES "\r\n\\.\r\n$")
       set(mode "O")
