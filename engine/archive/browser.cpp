@@ -66,9 +66,11 @@ void browser::mark_held(std::vector<entry_row>& rows) {
         else
             mailboxes.insert(s->int64(1));
     }
+    // By query: the entry the query matched or any entry of the same content.
     auto by_query = a_.d_->stmt(
-        "SELECT 1 FROM query_hold_entries e JOIN query_holds q ON q.id = e.hold_id WHERE "
-        "e.entry_id = ? AND q.released_at IS NULL LIMIT 1");
+        "SELECT 1 FROM query_hold_entries e JOIN query_holds q ON q.id = e.hold_id JOIN entries h "
+        "ON h.id = e.entry_id WHERE h.content_id = (SELECT content_id FROM entries WHERE id = ?) "
+        "AND q.released_at IS NULL LIMIT 1");
     auto acct = a_.d_->stmt("SELECT account_id FROM mailboxes WHERE id = ?");
     for (auto& r : rows) {
         std::int64_t account_id = 0;
@@ -156,9 +158,13 @@ query_hold browser::release_query_hold(std::int64_t id, std::string_view reason)
 
 std::vector<std::int64_t> browser::query_held_entries() {
     std::vector<std::int64_t> out;
+    // A hold by query holds the messages it matched, wherever they are later: every entry of
+    // the same content (a copy the server moved to another folder, a new UIDVALIDITY, a new
+    // upload) is held with the entry the query matched.
     auto s = a_.d_->stmt(
-        "SELECT DISTINCT e.entry_id FROM query_hold_entries e JOIN query_holds q ON q.id = "
-        "e.hold_id WHERE q.released_at IS NULL ORDER BY e.entry_id");
+        "SELECT x.id FROM entries x WHERE x.content_id IN (SELECT h.content_id FROM "
+        "query_hold_entries e JOIN query_holds q ON q.id = e.hold_id JOIN entries h ON h.id = "
+        "e.entry_id WHERE q.released_at IS NULL) ORDER BY x.id");
     while (s->step()) out.push_back(s->int64(0));
     return out;
 }

@@ -118,12 +118,13 @@ std::string ascii_lower(std::string_view s) {
     return out;
 }
 
-// Under an active hold: on its account or folder, or by query (schema 0013, the entry itself).
+// Under an active hold: on its account or folder, or by query (schema 0013: the entry the query
+// matched or any entry of the same content, browser::query_held_entries).
 const char* k_held_sql =
     "(EXISTS (SELECT 1 FROM legal_holds lh WHERE lh.released_at IS NULL AND lh.account_id = "
     "m.account_id AND (lh.mailbox_id IS NULL OR lh.mailbox_id = m.id)) OR EXISTS (SELECT 1 FROM "
-    "query_hold_entries qe JOIN query_holds qh ON qh.id = qe.hold_id WHERE qe.entry_id = e.id "
-    "AND qh.released_at IS NULL))";
+    "query_hold_entries qe JOIN query_holds qh ON qh.id = qe.hold_id JOIN entries he ON he.id = "
+    "qe.entry_id WHERE he.content_id = e.content_id AND qh.released_at IS NULL))";
 
 const char* k_scan_all =
     "coalesce(s.from_addr,'') || char(10) || coalesce(s.to_addr,'') || char(10) || "

@@ -188,6 +188,44 @@ TEST_CASE("browser: a hold by query holds exactly its entries until released", "
                 "SELECT count(*) FROM audit_log WHERE kind = 'hold_add' AND json_extract(payload, "
                 "'$.matched') = 2 AND json_extract(payload, '$.query') = 'subject:m1 OR "
                 "subject:m3'") == 1);
+    // The message moves (a new UIDVALIDITY, another folder): the new entry of the same content
+    // is held too, and an unrelated new entry is not.
+    std::int64_t moved = 0, other = 0;
+    {
+        transaction tx(a);
+        auto acc = a.upsert_account({"work", "imap", "h", "u"});
+        auto mb2 = a.upsert_mailbox({acc, "Archive", "Archive", "/", std::nullopt}).id;
+        a.set_watermarks(mb2, {9, std::nullopt, std::nullopt, std::nullopt});
+        const auto raw1 = msg("h1@x", "m1", "Mon, 01 Jan 2024 00:00:01 +0000");
+        a.upsert_entry({mb2,
+                        9,
+                        1,
+                        std::nullopt,
+                        {},
+                        std::nullopt,
+                        1700000000,
+                        raw1.size(),
+                        a.put_content(raw1).hash});
+        const auto raw2 = msg("h2@x", "m2", "Mon, 01 Jan 2024 00:00:02 +0000");
+        a.upsert_entry({mb2,
+                        9,
+                        2,
+                        std::nullopt,
+                        {},
+                        std::nullopt,
+                        1700000000,
+                        raw2.size(),
+                        a.put_content(raw2).hash});
+        tx.commit();
+        moved = sql_int(t.path() / "b.mvault", "SELECT id FROM entries WHERE mailbox_id = " +
+                                                   std::to_string(mb2) + " AND uid = 1");
+        other = sql_int(t.path() / "b.mvault", "SELECT id FROM entries WHERE mailbox_id = " +
+                                                   std::to_string(mb2) + " AND uid = 2");
+    }
+    auto held_now = b.query_held_entries();
+    CHECK(std::count(held_now.begin(), held_now.end(), moved) == 1);
+    CHECK(std::count(held_now.begin(), held_now.end(), other) == 0);
+    CHECK(held_now.size() == 3);
     b.release_query_hold(id, "closed");
     CHECK(b.query_held_entries().empty());
     CHECK(held_subjects().empty());
