@@ -8,6 +8,7 @@
 
 #include "archive/archive.hpp"
 #include "archive/browser.hpp"
+#include "archive/searcher.hpp"
 #include "imap/uid_set.hpp"
 #include "mailvault/crashpoint.hpp"
 #include "mailvault/failure_policy.hpp"
@@ -139,6 +140,22 @@ std::vector<prune_candidate> account_prune::candidates(const target& t,
     std::lock_guard lk(ar_.mu);
     auto m = ar_.a.mailbox(t.mbox.id);
     fresh = m ? *m : t.mbox;
+    // --query, when deleting: the set taken before the run (the one the dry run showed) and what
+    // the query matches now, after this run's sync. A query on what can change on the server
+    // (flag:, keyword:, expunged:) must not act on flags from before: a message marked unread
+    // since no longer matches `flag:seen` and stays.
+    std::optional<std::vector<std::int64_t>> now_matching;
+    if (opts_.execute && opts_.only_entries && !opts_.query.empty()) {
+        archive::search_request q;
+        q.query = opts_.query;
+        q.snippets = false;
+        now_matching.emplace();
+        archive::searcher(ar_.a).each(q, [&](const archive::entry_hit& h) {
+            now_matching->push_back(h.entry_id);
+            return true;
+        });
+        std::sort(now_matching->begin(), now_matching->end());
+    }
     std::vector<archived_message> msgs;
     ar_.a.for_each_entry(fresh.id, [&](const archive::entry_view& e) {
         if (!e.uid) return;
@@ -150,6 +167,11 @@ std::vector<prune_candidate> account_prune::candidates(const target& t,
         if (opts_.only_entries &&
             !std::binary_search(opts_.only_entries->begin(), opts_.only_entries->end(), e.id))
             return;
+        if (now_matching && !std::binary_search(now_matching->begin(), now_matching->end(), e.id)) {
+            log("UID " + std::to_string(*e.uid) + " in '" + fresh.name +
+                "' no longer matches --query after the sync: kept");
+            return;
+        }
         msgs.push_back(
             {*e.uid, e.flags, e.internaldate, e.size, e.content, e.expunged_at.has_value()});
     });

@@ -625,6 +625,35 @@ TEST_CASE("prune: --query narrows the rule's selection to the messages the searc
     CHECK(b.server_uids() == left);
 }
 
+TEST_CASE("prune: a --query on flags is asked again after prune's sync") {
+    // The set is taken before the run; a message whose flags changed on the server since (read
+    // -> unread) no longer matches `flag:seen` when prune has synced, and stays.
+    prune_bed b;
+    auto write = [&](const std::string& name) {
+        const auto p = b.seed.path() / name;
+        std::ofstream(p, std::ios::binary)
+            << "From: a@example.com\r\nTo: alice@example.org\r\nSubject: quuxseen " << name
+            << "\r\nMessage-ID: <" << name << "@example.com>\r\n\r\nHello.\r\n";
+        return p.string();
+    };
+    const auto read1 = b.tb->add("alice", "INBOX", write("seen1.eml"), "\\Seen");
+    const auto read2 = b.tb->add("alice", "INBOX", write("seen2.eml"), "\\Seen");
+    b.env->sync();
+    auto plan = b.prune_json({"--larger-than", "1", "--query", "flag:seen quuxseen"}, 0);
+    CHECK(inbox_report(plan).at("planned_uids") == uid_list({read1, read2}));
+    // Marked unread on the server after the dry run (and after the last sync).
+    b.tb->flags("alice", "INBOX", read2, "remove", {"\\Seen"});
+    auto r = b.run({"prune", "--larger-than", "1", "--query", "flag:seen quuxseen", "--execute"});
+    INFO(r.output + r.errors);
+    CHECK(r.status == 0);
+    CHECK(r.errors.find("UID " + std::to_string(read2) +
+                        " in 'INBOX' no longer matches --query after the sync: kept") !=
+          std::string::npos);
+    const auto left = b.server_uids();
+    CHECK(left.count(read1) == 0);
+    CHECK(left.count(read2) == 1);
+}
+
 TEST_CASE("hold: --query holds the messages it matched then, against prune and purge") {
     prune_bed b;
     auto write = [&](const std::string& name, const std::string& subject) {
