@@ -6,9 +6,7 @@
 namespace mv::cli {
 
 std::int64_t audit_mark(archive::archive& a) {
-    std::int64_t last = 0;
-    a.for_each_audit([&](const archive::audit_row& r) { last = r.seq; });
-    return last;
+    return a.last_audit_seq();
 }
 
 report::account_summary& account_of(report::run_summary& s, const std::string& name) {
@@ -20,14 +18,16 @@ report::account_summary& account_of(report::run_summary& s, const std::string& n
 }
 
 void add_deletions(archive::archive& a, std::int64_t mark, report::run_summary& s) {
-    a.for_each_audit([&](const archive::audit_row& r) {
-        if (r.seq <= mark || (r.kind != "pop3_dele" && r.kind != "prune_delete")) return;
-        auto j = nlohmann::json::parse(r.payload, nullptr, false);
-        if (j.is_discarded() || !j.contains("account")) return;
-        auto& acc = account_of(s, j.value("account", std::string()));
-        acc.audit_hashes.push_back("audit #" + std::to_string(r.seq) + " " + r.hash.hex() +
-                                   ": message " + j.value("sha256", std::string("?")));
-    });
+    a.for_each_audit(
+        [&](const archive::audit_row& r) {
+            if (r.kind != "pop3_dele" && r.kind != "prune_delete") return;
+            auto j = nlohmann::json::parse(r.payload, nullptr, false);
+            if (j.is_discarded() || !j.contains("account")) return;
+            auto& acc = account_of(s, j.value("account", std::string()));
+            acc.audit_hashes.push_back("audit #" + std::to_string(r.seq) + " " + r.hash.hex() +
+                                       ": message " + j.value("sha256", std::string("?")));
+        },
+        mark);
 }
 
 void send_report(const config::config& cfg, const report::run_summary& s) {

@@ -454,7 +454,11 @@ public:
     std::vector<legal_hold> holds(bool include_released = false);
 
     // Audit rows in order (for export).
-    void for_each_audit(const std::function<void(const audit_row&)>& fn);
+    // Rows in order; with `after_seq`, only those newer than it (what a run wrote since its mark).
+    void for_each_audit(const std::function<void(const audit_row&)>& fn,
+                        std::int64_t after_seq = 0);
+    // The newest row's seq (0 for an empty log): a run's mark, read without scanning the log.
+    std::int64_t last_audit_seq();
 
     // Archive-side retention. purge_rows lists entries of every generation (optionally of one
     // account / folder); purge_entries deletes the given entries (and their flag history), then

@@ -204,9 +204,11 @@ legal_hold archive::release_hold(std::int64_t hold_id, std::string_view reason) 
     return *found;
 }
 
-void archive::for_each_audit(const std::function<void(const audit_row&)>& fn) {
+void archive::for_each_audit(const std::function<void(const audit_row&)>& fn,
+                             std::int64_t after_seq) {
     auto s = d_->db.prepare(
-        "SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log ORDER BY seq");
+        "SELECT seq, at, kind, payload, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq");
+    s.bind(1, after_seq);
     while (s.step()) {
         audit_row r;
         r.seq = s.int64(0);
@@ -217,6 +219,11 @@ void archive::for_each_audit(const std::function<void(const audit_row&)>& fn) {
         r.hash = blob_hash(s.blob(5));
         fn(r);
     }
+}
+
+std::int64_t archive::last_audit_seq() {
+    auto s = d_->db.prepare("SELECT coalesce(max(seq), 0) FROM audit_log");
+    return s.step() ? s.int64(0) : 0;
 }
 
 }  // namespace mv::archive

@@ -310,3 +310,20 @@ TEST_CASE("archive: interrupt() ends a verify in progress and leaves the archive
     CHECK(rep.ok());
     CHECK(rep.contents_checked == 20);
 }
+
+TEST_CASE("archive: the audit mark and the rows written after it", "[archive][audit]") {
+    temp_dir t("mv-arch");
+    archive a(t.path() / "a.mvault", create_opts());
+    CHECK(a.last_audit_seq() == 0);
+    a.audit_append("one", "{}");
+    a.audit_append("two", "{}");
+    const auto mark = a.last_audit_seq();
+    CHECK(mark >= 2);
+    a.audit_append("three", "{}");
+    std::vector<std::string> after;
+    a.for_each_audit([&](const audit_row& r) { after.push_back(r.kind); }, mark);
+    CHECK(after == std::vector<std::string>{"three"});
+    std::size_t all = 0;
+    a.for_each_audit([&](const audit_row&) { ++all; });
+    CHECK(all == static_cast<std::size_t>(a.last_audit_seq()));
+}
