@@ -87,6 +87,18 @@ if [ -f tests/fuzz/CMakeLists.txt ] && command -v clang++ >/dev/null; then
 fi
 
 echo "== summary"
+# The tail of each failed test's own output, again, here at the end: a CI page that shows only
+# the head and the tail of the log still says why.
+failed_list=build/asan/Testing/Temporary/LastTestsFailed.log
+if [ "$ctest_rc" -ne 0 ] && [ -s "$failed_list" ]; then
+  while IFS=: read -r num name; do
+    echo "-- failed: $name (last lines of its output)"
+    awk -v n="$num" '
+      $0 ~ "Test +#" n ": " { on = 1; next }
+      on && (/^ *Start +[0-9]+: / || /^ *[0-9]+\/[0-9]+ Test +#/) { exit }
+      on { print }' build/ctest.log | tail -25
+  done < "$failed_list"
+fi
 line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" build/ctest.log | tail -1 || true)
 total=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
 failed=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/')

@@ -436,12 +436,13 @@ TEST_CASE("smtp report: direct delivery to the MX hosts in preference order",
         return;
     }
     auto& b = shared();
-    // localhost's MX hosts: dead.test (preference 5: nothing listens at 127.0.0.3), wrong.test
-    // (7: the Postfix "mx" listener, but its certificate names localhost, not wrong.test: TLS
-    // refused, so the next host is tried) then localhost itself (10: the same listener, the
-    // right name). blocked.test's only MX is dead too; gone.test takes no mail (RFC 7505).
+    // localhost's MX hosts: dead.test (preference 5: ::1, where nothing listens: the listener is
+    // bound to 127.0.0.1 only), wrong.test (7: the Postfix "mx" listener, but its certificate names
+    // localhost, not wrong.test: TLS refused, so the next host is tried) then localhost itself (10:
+    // the same listener, the right name). blocked.test's only MX is dead too; gone.test takes no
+    // mail (RFC 7505).
     dns_bed dns({"--mx-host=localhost,dead.test,5", "--mx-host=localhost,wrong.test,7",
-                 "--mx-host=localhost,localhost,10", "--host-record=dead.test,127.0.0.3",
+                 "--mx-host=localhost,localhost,10", "--host-record=dead.test,::1",
                  "--host-record=wrong.test,127.0.0.1", "--host-record=localhost,127.0.0.1",
                  "--mx-host=blocked.test,dead.test,10", "--mx-host=gone.test,.,0"});
     temp_dir tmp("mv-smtp");

@@ -54,15 +54,12 @@ TEST_CASE("testbed: IMAP STARTTLS and IMAPS verify the server certificate") {
     check_imap_tls(tb, "LOGIN alice alice-secret");
     SECTION("a name the certificate does not list is refused as a hostname error") {
         mv::error err;
-        // ::1 is in the certificate; "127.0.0.2" reaches the same loopback but is not listed.
-        auto c = net::connection::open(
-            ep(tb.imaps_port(), net::tls_mode::implicit, tb.ca_file(), "127.0.0.2"), err);
-        if (c == nullptr && err.code == errc::network) {
-            WARN("127.0.0.2 not reachable here: " << err.message);
-        } else {
-            CHECK(c == nullptr);
-            CHECK(err.code == errc::tls_hostname);
-        }
+        // The same server at 127.0.0.1, asked for under a name its certificate does not list.
+        auto e = ep(tb.imaps_port(), net::tls_mode::implicit, tb.ca_file(), "other.invalid");
+        e.address = "127.0.0.1";
+        auto c = net::connection::open(e, err);
+        CHECK(c == nullptr);
+        CHECK(err.code == errc::tls_hostname);
     }
     SECTION("a pinned fingerprint accepts the right certificate without a CA, refuses another") {
         auto e = ep(tb.imaps_port(), net::tls_mode::implicit, "");
